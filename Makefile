@@ -1,0 +1,26 @@
+# The README's two commands: `make run` and `make test`. Both install first (quick when up to date).
+VENV := .venv
+RAG := $(VENV)/bin/rag
+export DO_NOT_TRACK := 1
+export HF_HUB_OFFLINE := 1
+export UNSTRUCTURED_DISABLE_NOTICE := 1
+
+.PHONY: install run test bench clean
+
+install:
+	@scripts/install.sh
+
+run: install
+	$(RAG) doctor
+	$(RAG) ingest data/sample --collection sample
+	$(RAG) docs list --collection sample
+
+test: install
+	@scripts/system-deps.sh
+	$(VENV)/bin/python -m pytest
+
+bench: install
+	$(RAG) bench ingest
+
+clean:
+	rm -rf $(VENV) .wheels .rag

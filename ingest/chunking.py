@@ -1,0 +1,144 @@
+"""Structure-aware chunking with a token budget measured by the embedding model's own tokenizer.
+
+Elements (from unstructured, or a JSONL row) are joined into the document text; a title starts a new chunk
+and extends the section path; consecutive elements share a chunk while they fit the budget; tables stay
+whole when they fit; a passage over the budget is split by langchain-text-splitters' recursive splitter.
+Every chunk is an exact slice of the document text (char offsets), with its pages and section path.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from langchain_text_splitters import RecursiveCharacterTextSplitter
+
+SEPARATOR = "\n\n"
+
+
+@dataclass
+class ChunkSpec:
+    ordinal: int
+    text: str
+    char_start: int
+    char_end: int
+    token_count: int
+    section_path: list[str]
+    page_start: int | None
+    page_end: int | None
+    embed_text: str = ""
+    content_hash: str = ""
+
+
+@dataclass
+class ChunkedDocument:
+    text: str
+    chunks: list[ChunkSpec]
+    title: str | None
+    page_stats: dict[str, dict[str, int]] = field(default_factory=dict)
+    page_count: int | None = None
+
+
+class Chunker:
+    def __init__(self, count_tokens: Callable[[str], int], chunk_tokens: int, overlap: int):
+        self.count_tokens = count_tokens
+        self.budget = chunk_tokens
+        self.splitter = RecursiveCharacterTextSplitter(
+            chunk_size=chunk_tokens,
+            chunk_overlap=min(overlap, chunk_tokens // 2),
+            length_function=count_tokens,
+            add_start_index=True,
+        )
+
+    def chunk(self, elements: list[dict]) -> ChunkedDocument:
+        """elements: [{text, category, page?, depth?}] in reading order."""
+        offsets, parts, position = [], [], 0
+        for element in elements:
+            offsets.append(position)
+            parts.append(element["text"])
+            position += len(element["text"]) + len(SEPARATOR)
+        text = SEPARATOR.join(parts)
+        state = _Packer(self, text)
+        path: list[str] = []
+        for element, start in zip(elements, offsets):
+            if element.get("category") == "Title":
+                depth = max(0, int(element.get("depth") or 0))
+                path = path[:depth] + [element["text"][:200]]
+                state.flush()
+            state.add(element, start, list(path))
+        state.flush()
+        for chunk in state.chunks:
+            prefix = " > ".join(chunk.section_path)
+            chunk.embed_text = f"{prefix}\n{chunk.text}" if prefix and prefix != chunk.text else chunk.text
+            chunk.content_hash = hashlib.sha256(chunk.embed_text.encode("utf-8")).hexdigest()
+        title = next((e["text"][:300] for e in elements if e.get("category") == "Title"), None)
+        return ChunkedDocument(text, state.chunks, title, *_page_stats(elements))
+
+
+class _Packer:
+    """Accumulates consecutive elements into chunks under the token budget."""
+
+    def __init__(self, chunker: Chunker, text: str):
+        self.chunker = chunker
+        self.text = text
+        self.chunks: list[ChunkSpec] = []
+        self.open: list[tuple[dict, int, int]] = []  # (element, start, tokens)
+        self.tokens = 0
+        self.path: list[str] = []
+
+    def add(self, element: dict, start: int, path: list[str]) -> None:
+        tokens = self.chunker.count_tokens(element["text"])
+        if tokens > self.chunker.budget:
+            self.flush()
+            self._split(element, start, path)
+            return
+        if self.open and self.tokens + tokens > self.chunker.budget:
+            self.flush()
+        if not self.open:
+            self.path = path
+        self.open.append((element, start, tokens))
+        self.tokens += tokens
+
+    def flush(self) -> None:
+        if not self.open:
+            return
+        first, start, _ = self.open[0]
+        last, last_start, _ = self.open[-1]
+        end = last_start + len(last["text"])
+        pages = [e.get("page") for e, _, _ in self.open if e.get("page") is not None]
+        self._emit(start, end, self.tokens, self.path, pages)
+        self.open, self.tokens = [], 0
+
+    def _split(self, element: dict, start: int, path: list[str]) -> None:
+        page = element.get("page")
+        for piece in self.chunker.splitter.create_documents([element["text"]]):
+            offset = start + piece.metadata["start_index"]
+            self._emit(offset, offset + len(piece.page_content), self.chunker.count_tokens(piece.page_content),
+                       path, [page] if page is not None else [])
+
+    def _emit(self, start: int, end: int, tokens: int, path: list[str], pages: list[int]) -> None:
+        self.chunks.append(
+            ChunkSpec(
+                ordinal=len(self.chunks),
+                text=self.text[start:end],
+                char_start=start,
+                char_end=end,
+                token_count=tokens,
+                section_path=path,
+                page_start=min(pages) if pages else None,
+                page_end=max(pages) if pages else None,
+            )
+        )
+
+
+def _page_stats(elements: list[dict]) -> tuple[dict[str, dict[str, int]], int | None]:
+    stats: dict[str, dict[str, int]] = {}
+    for element in elements:
+        page = element.get("page")
+        if page is None:
+            continue
+        entry = stats.setdefault(str(page), {"chars": 0, "elements": 0})
+        entry["chars"] += len(element["text"])
+        entry["elements"] += 1
+    return stats, (max(int(p) for p in stats) if stats else None)

@@ -1,0 +1,66 @@
+"""Finding the files to ingest: walks directories, skips hidden and junk files, never leaves the root."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from ingest.filetypes import SUPPORTED
+
+JUNK_NAMES = {"thumbs.db", "desktop.ini", ".ds_store", "__pycache__", "node_modules"}
+JUNK_SUFFIXES = {".tmp", ".swp", ".part", ".crdownload", ".lock", ".pyc"}
+
+
+@dataclass
+class Found:
+    files: list[Path]            # resolved paths, inside their root
+    refused: list[tuple[Path, str]]  # (path, reason)
+    roots: list[Path]            # resolved roots (for --sync)
+
+
+def _is_junk(name: str) -> bool:
+    lower = name.lower()
+    return (
+        name.startswith(".") or name.startswith("~$") or lower in JUNK_NAMES
+        or any(lower.endswith(s) for s in JUNK_SUFFIXES)
+    )
+
+
+def discover(paths: list[Path]) -> Found:
+    found = Found([], [], [])
+    seen: set[Path] = set()
+    for given in paths:
+        if not given.exists():
+            found.refused.append((given, "no such file or directory"))
+            continue
+        root = given.resolve()
+        found.roots.append(root)
+        candidates = [given] if given.is_file() else _walk(given)
+        for path in candidates:
+            _consider(path, root if given.is_dir() else root.parent, found, seen)
+    return found
+
+
+def _walk(directory: Path):
+    for dirpath, dirnames, filenames in os.walk(directory, followlinks=False):
+        dirnames[:] = sorted(d for d in dirnames if not _is_junk(d))
+        for name in sorted(filenames):
+            if not _is_junk(name):
+                yield Path(dirpath) / name
+
+
+def _consider(path: Path, root: Path, found: Found, seen: set[Path]) -> None:
+    resolved = path.resolve()
+    if path.is_symlink() and not resolved.is_relative_to(root):
+        found.refused.append((path, f"symbolic link to {resolved}, outside the ingested folder {root}; not followed"))
+        return
+    if not resolved.is_file():
+        return
+    if path.suffix.lower() not in SUPPORTED:
+        found.refused.append((path, f"unsupported file type {path.suffix or '(no extension)'}; "
+                                    f"supported: {', '.join(sorted(SUPPORTED))}"))
+        return
+    if resolved not in seen:
+        seen.add(resolved)
+        found.files.append(resolved)

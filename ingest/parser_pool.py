@@ -1,0 +1,155 @@
+"""A pool of parser processes (ingest.parse_worker) with a per-file timeout and memory cap.
+
+A background thread keeps every worker busy while the caller embeds; results arrive through a bounded queue.
+A worker that runs past the timeout is killed and replaced; one that dies is reported and replaced.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import queue
+import selectors
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+OFFLINE_ENV = {"DO_NOT_TRACK": "1", "UNSTRUCTURED_DISABLE_NOTICE": "1", "HF_HUB_OFFLINE": "1",
+               "TRANSFORMERS_OFFLINE": "1", "SCARF_NO_ANALYTICS": "true", "ANONYMIZED_TELEMETRY": "False"}
+STARTUP_TIMEOUT_S = 120.0
+
+
+@dataclass
+class ParseOutcome:
+    key: object
+    path: Path
+    result: dict | None  # {"elements", "filetype", "parser", "pages"}
+    error: str | None
+    seconds: float
+
+
+class _Worker:
+    def __init__(self, options: dict, log_file):
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "ingest.parse_worker", json.dumps(options)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=log_file,
+            env={**os.environ, **OFFLINE_ENV},
+            text=True,
+            encoding="utf-8",
+        )
+        self.job: tuple[object, Path] | None = None
+        self.started = 0.0
+        self.ready = False
+        self.spawned = time.monotonic()
+
+    def send(self, key: object, path: Path) -> None:
+        self.job = (key, path)
+        self.started = time.monotonic()
+        self.process.stdin.write(json.dumps({"path": str(path)}) + "\n")
+        self.process.stdin.flush()
+
+    def kill(self) -> None:
+        self.process.kill()
+        self.process.wait()
+
+
+class ParserPool:
+    def __init__(self, workers: int, timeout_s: float, memory_mb: int, options: dict, log_path: Path):
+        self.workers = max(1, workers)
+        self.timeout_s = timeout_s
+        self.options = {**options, "memory_mb": memory_mb}
+        self.memory_mb = memory_mb
+        self.log_path = log_path
+
+    def parse(self, jobs: Iterable[tuple[object, Path]]) -> Iterator[ParseOutcome]:
+        """Parse (key, path) jobs; yields outcomes as they finish (not in order)."""
+        results: queue.Queue = queue.Queue(maxsize=self.workers * 2)
+        stop = threading.Event()
+        thread = threading.Thread(target=self._run, args=(list(jobs), results, stop), daemon=True)
+        thread.start()
+        try:
+            while True:
+                item = results.get()
+                if item is None:
+                    break
+                if isinstance(item, BaseException):
+                    raise item
+                yield item
+        finally:
+            stop.set()
+            thread.join(timeout=10)
+
+    def _run(self, jobs: list, results: queue.Queue, stop: threading.Event) -> None:
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        pending = list(reversed(jobs))
+        with open(self.log_path, "a", encoding="utf-8") as log_file:
+            pool = [_Worker(self.options, log_file) for _ in range(min(self.workers, len(jobs)))]
+            selector = selectors.DefaultSelector()
+            for worker in pool:
+                selector.register(worker.process.stdout, selectors.EVENT_READ, worker)
+            try:
+                self._loop(pool, pending, selector, results, stop, log_file)
+                results.put(None)
+            except BaseException as exc:  # hand the failure to the consumer instead of hanging it
+                results.put(exc)
+            finally:
+                for worker in pool:
+                    worker.kill()
+
+    def _loop(self, pool, pending, selector, results, stop, log_file) -> None:
+        busy = 0
+        while (pending or busy) and not stop.is_set():
+            for worker in pool:
+                if worker.ready and worker.job is None and pending:
+                    worker.send(*pending.pop())
+                    busy += 1
+            for key, _ in selector.select(timeout=0.5):
+                worker = key.data
+                line = worker.process.stdout.readline()
+                if worker.job is None and line:
+                    worker.ready = json.loads(line).get("ready", False)
+                    continue
+                busy -= 1 if worker.job else 0
+                self._finish(worker, line, results)
+                if not line:  # the process died
+                    self._replace(worker, pool, selector, log_file)
+            now = time.monotonic()
+            for worker in list(pool):
+                if worker.job and now - worker.started > self.timeout_s:
+                    busy -= 1
+                    self._emit(worker, None, f"parsing took longer than {self.timeout_s:g} s "
+                                              "(RAG_INGEST__PARSE_TIMEOUT_S)", results)
+                    self._replace(worker, pool, selector, log_file)
+                elif not worker.ready and now - worker.spawned > STARTUP_TIMEOUT_S:
+                    raise RuntimeError(f"the parser process did not start; see {self.log_path}")
+
+    def _finish(self, worker: _Worker, line: str, results: queue.Queue) -> None:
+        if not line:
+            if worker.job is None:
+                raise RuntimeError(f"the parser process exited at start; see {self.log_path}")
+            code = worker.process.wait()
+            reason = (f"the parser was killed (signal {-code}); the file may need more memory than "
+                      f"{self.memory_mb} MB or it crashed the parser" if code < 0
+                      else f"the parser exited with code {code}")
+            self._emit(worker, None, reason, results)
+            return
+        message = json.loads(line)
+        self._emit(worker, message.get("ok"), message.get("error"), results)
+
+    def _emit(self, worker: _Worker, result, error, results: queue.Queue) -> None:
+        key, path = worker.job
+        results.put(ParseOutcome(key, path, result, error, time.monotonic() - worker.started))
+        worker.job = None
+
+    def _replace(self, worker: _Worker, pool: list, selector, log_file) -> None:
+        selector.unregister(worker.process.stdout)
+        worker.kill()
+        fresh = _Worker(self.options, log_file)
+        pool[pool.index(worker)] = fresh
+        selector.register(fresh.process.stdout, selectors.EVENT_READ, fresh)

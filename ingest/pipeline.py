@@ -1,0 +1,332 @@
+"""The ingestion pipeline: discover -> skip unchanged -> parse (worker processes) -> chunk -> embed -> store.
+
+The database is the source of truth. A group of documents (their chunks, embeddings and full-text rows) is
+committed in one transaction; the vector index follows from the committed rows and is saved at the end.
+Killed at any moment, a rerun finds committed documents unchanged, redoes the rest, and repairs the index
+from the stored embeddings, so nothing is lost or duplicated.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from sqlalchemy import select
+
+from ingest.chunking import Chunker, ChunkedDocument
+from ingest.discover import discover
+from ingest.filetypes import JSONL_TYPES
+from ingest.jsonl import read_jsonl
+from ingest.parser_pool import ParserPool
+from rag.collection_index import CollectionIndex, check_model
+from rag.embedder import Embedder
+from rag.settings import Settings
+from rag.store import Chunk, Collection, Document, IngestRun, Store
+from rag.store.models import utcnow
+
+EMBED_GROUP_CHUNKS = 256  # chunks gathered before one embed call + one commit
+Progress = Callable[[str, dict], None]
+
+
+@dataclass
+class IngestSummary:
+    collection: str
+    files_seen: int = 0
+    ingested: int = 0
+    skipped: int = 0
+    failed: list[dict] = field(default_factory=list)
+    removed: int = 0
+    chunks_added: int = 0
+    chunks_removed: int = 0
+    chunks_embedded: int = 0
+    seconds: float = 0.0
+    timings: dict[str, float] = field(default_factory=dict)
+    would_ingest: list[str] = field(default_factory=list)  # --dry-run
+
+    def to_json(self) -> dict:
+        return {k: v for k, v in self.__dict__.items() if k != "would_ingest" or v}
+
+
+@dataclass
+class _Pending:
+    """A parsed, chunked document waiting for its group's embed and commit."""
+
+    source: str
+    sha256: str
+    size: int
+    mtime_ns: int
+    filetype: str
+    parser: str
+    doc: ChunkedDocument
+    previous_id: int | None
+
+
+class Ingester:
+    def __init__(self, settings: Settings, store: Store, embedder: Embedder, progress: Progress | None = None):
+        self.settings = settings
+        self.store = store
+        self.embedder = embedder
+        self.progress = progress or (lambda event, data: None)
+        self.chunker = Chunker(embedder.count_tokens, settings.ingest.chunk_tokens, settings.ingest.chunk_overlap)
+
+    # -- the run -------------------------------------------------------------------------------
+    def run(self, paths: list[Path], collection: str, *, sync: bool = False, dry_run: bool = False,
+            workers: int | None = None) -> IngestSummary:
+        started = time.perf_counter()
+        summary = IngestSummary(collection)
+        timings = {"discover": 0.0, "parse": 0.0, "chunk": 0.0, "embed": 0.0, "store": 0.0, "index": 0.0}
+        found = discover(paths)
+        summary.files_seen = len(found.files)
+        summary.failed += [{"path": str(p), "reason": r} for p, r in found.refused]
+        with self.store.session() as session:
+            coll = self.store.collection(session, collection, create=not dry_run)
+            check_model(coll, self.embedder.model_id)
+            known = {d.source: d for d in session.scalars(select(Document).where(Document.collection_id == coll.id))}
+        to_parse, jsonl_files, seen = self._plan(found.files, known, summary)
+        timings["discover"] = time.perf_counter() - started
+        if dry_run:
+            summary.would_ingest = [str(p) for _, p in to_parse] + [str(p) for p in jsonl_files]
+            summary.seconds = time.perf_counter() - started
+            return summary
+
+        index = CollectionIndex.open_for_writing(self.store, self.settings, coll)
+        run = self._start_run(coll)
+        self.progress("start", {"files": len(to_parse) + len(jsonl_files), "skipped": summary.skipped})
+        group: list[_Pending] = []
+
+        def flush() -> None:
+            self._commit_group(coll, group, index, summary, timings)
+            group.clear()
+
+        for pending in self._jsonl_documents(jsonl_files, known, seen, summary, timings):
+            group.append(pending)
+            if sum(len(p.doc.chunks) for p in group) >= EMBED_GROUP_CHUNKS:
+                flush()
+        for pending in self._parsed_documents(to_parse, known, summary, timings, workers):
+            group.append(pending)
+            if sum(len(p.doc.chunks) for p in group) >= EMBED_GROUP_CHUNKS:
+                flush()
+        flush()
+        if sync:
+            self._remove_missing(coll, known, seen, found.roots, index, summary)
+        t = time.perf_counter()
+        if summary.chunks_added or summary.chunks_removed or index.manifest is None:
+            index.save()
+        timings["index"] += time.perf_counter() - t
+        summary.seconds = time.perf_counter() - started
+        summary.timings = {k: round(v, 3) for k, v in timings.items()}
+        self._finish_run(run, summary)
+        return summary
+
+    # -- planning: what changed ----------------------------------------------------------------
+    def _plan(self, files, known, summary):
+        to_parse, jsonl_files, seen = [], [], set()
+        limit = self.settings.ingest.max_file_mb * 1e6
+        for path in files:
+            if path.suffix.lower() in JSONL_TYPES:
+                jsonl_files.append(path)
+                continue
+            source = str(path)
+            seen.add(source)
+            stat = path.stat()
+            if stat.st_size > limit:
+                summary.failed.append({"path": source, "reason": f"the file is {stat.st_size / 1e6:.0f} MB, over "
+                                       f"the {limit / 1e6:.0f} MB limit (RAG_INGEST__MAX_FILE_MB)"})
+                continue
+            doc = known.get(source)
+            if doc is not None and doc.status == "failed" and (doc.size, doc.mtime_ns) == (stat.st_size,
+                                                                                            stat.st_mtime_ns):
+                summary.failed.append({"path": source, "reason": f"{doc.error} (unchanged since the last run)"})
+                continue
+            if doc is not None and doc.status == "ingested" and not doc.error:
+                if (doc.size, doc.mtime_ns) == (stat.st_size, stat.st_mtime_ns):
+                    summary.skipped += 1
+                    continue
+                sha = _sha256(path)
+                if sha == doc.sha256:
+                    self._touch(doc.id, stat)
+                    summary.skipped += 1
+                    continue
+                to_parse.append(((sha, stat), path))
+            else:
+                to_parse.append(((_sha256(path), stat), path))
+        return to_parse, jsonl_files, seen
+
+    def _touch(self, document_id: int, stat: os.stat_result) -> None:
+        with self.store.session() as session:
+            doc = session.get(Document, document_id)
+            doc.size, doc.mtime_ns = stat.st_size, stat.st_mtime_ns
+
+    # -- producing documents -------------------------------------------------------------------
+    def _parsed_documents(self, to_parse, known, summary, timings, workers):
+        if not to_parse:
+            return
+        ingest = self.settings.ingest
+        pool = ParserPool(
+            workers=workers or ingest.workers or max(1, (os.cpu_count() or 2) - 1),
+            timeout_s=ingest.parse_timeout_s,
+            memory_mb=ingest.parse_memory_mb,
+            options={"languages": ingest.languages, "pdf_strategy": ingest.pdf_strategy,
+                     "max_expand_bytes": ingest.parse_memory_mb * 1024 * 1024},
+            log_path=self.settings.data_dir / "logs" / "parser.log",
+        )
+        for outcome in pool.parse(to_parse):
+            timings["parse"] += outcome.seconds
+            sha, stat = outcome.key
+            source = str(outcome.path)
+            previous = known.get(source)
+            if outcome.error:
+                self._record_failure(source, sha, stat, outcome.error, previous, summary)
+                continue
+            t = time.perf_counter()
+            doc = self.chunker.chunk(outcome.result["elements"])
+            doc.page_count = outcome.result.get("pages") or doc.page_count
+            timings["chunk"] += time.perf_counter() - t
+            yield _Pending(source, sha, stat.st_size, stat.st_mtime_ns, outcome.result["filetype"],
+                           outcome.result["parser"], doc, previous.id if previous else None)
+
+    def _jsonl_documents(self, files, known, seen, summary, timings):
+        for path in files:
+            stat = path.stat()
+            for record in read_jsonl(path, self.settings.ingest):
+                seen.add(record.source)
+                previous = known.get(record.source)
+                if record.error:
+                    self._record_failure(record.source, record.sha256, stat, record.error, previous, summary)
+                    continue
+                if previous is not None and previous.sha256 == record.sha256 and previous.status == "ingested":
+                    summary.skipped += 1
+                    continue
+                t = time.perf_counter()
+                doc = self.chunker.chunk(record.elements)
+                timings["chunk"] += time.perf_counter() - t
+                yield _Pending(record.source, record.sha256, stat.st_size, stat.st_mtime_ns, "jsonl",
+                               "groundwork-jsonl", doc, previous.id if previous else None)
+
+    # -- committing ----------------------------------------------------------------------------
+    def _commit_group(self, coll: Collection, group: list[_Pending], index: CollectionIndex,
+                      summary: IngestSummary, timings: dict) -> None:
+        if not group:
+            return
+        model = self.embedder.model_id
+        t = time.perf_counter()
+        by_hash = {c.content_hash: c.embed_text for p in group for c in p.doc.chunks}
+        with self.store.session() as session:
+            vectors = self.store.vectors_for(session, model, list(by_hash))
+        new_hashes = [h for h in by_hash if h not in vectors]
+        fresh = {}
+        if new_hashes:
+            embedded = self.embedder.embed([by_hash[h] for h in new_hashes])
+            fresh = dict(zip(new_hashes, embedded))
+            vectors.update(fresh)
+        timings["embed"] += time.perf_counter() - t
+        summary.chunks_embedded += len(fresh)
+
+        t = time.perf_counter()
+        removed_ids: list[int] = []
+        added: list[Chunk] = []
+        with self.store.session() as session:
+            if coll.embedding_model is None:
+                stored = session.get(Collection, coll.id)
+                stored.embedding_model, stored.embedding_dim = model, self.embedder.dim
+                coll.embedding_model, coll.embedding_dim = model, self.embedder.dim
+            self.store.add_embeddings(session, model, fresh)
+            for pending in group:
+                document = self._upsert_document(session, coll, pending, removed_ids)
+                chunks = [_chunk_row(document.id, spec) for spec in pending.doc.chunks]
+                session.add_all(chunks)
+                added.extend(chunks)
+            session.flush()
+        timings["store"] += time.perf_counter() - t
+
+        t = time.perf_counter()
+        index.remove(removed_ids)
+        ids = np.fromiter((c.id for c in added), dtype=np.int64, count=len(added))
+        index.add(ids, np.stack([vectors[c.content_hash] for c in added]) if added else ids)
+        timings["index"] += time.perf_counter() - t
+        summary.ingested += len(group)
+        summary.chunks_added += len(added)
+        summary.chunks_removed += len(removed_ids)
+        self.progress("documents", {"documents": len(group), "chunks": len(added)})
+
+    def _upsert_document(self, session, coll: Collection, p: _Pending, removed_ids: list[int]) -> Document:
+        document = session.get(Document, p.previous_id) if p.previous_id else None
+        if document is None:
+            document = Document(collection_id=coll.id, source=p.source)
+            session.add(document)
+        else:
+            removed_ids.extend(self.store.delete_document_chunks(session, document.id))
+        document.sha256, document.size, document.mtime_ns = p.sha256, p.size, p.mtime_ns
+        document.filetype, document.parser, document.status, document.error = p.filetype, p.parser, "ingested", None
+        document.title, document.text = p.doc.title or Path(p.source.split("#")[0]).stem, p.doc.text
+        document.page_count, document.page_stats = p.doc.page_count, p.doc.page_stats or None
+        session.flush()
+        return document
+
+    def _record_failure(self, source, sha, stat, reason, previous, summary) -> None:
+        """A file that fails is recorded with its reason; an earlier good version stays searchable."""
+        summary.failed.append({"path": source, "reason": reason})
+        with self.store.session() as session:
+            if previous is not None and previous.status == "ingested":
+                session.get(Document, previous.id).error = f"the latest version could not be ingested: {reason}"
+                return
+            document = session.get(Document, previous.id) if previous else None
+            if document is None:
+                coll = self.store.collection(session, summary.collection)
+                document = Document(collection_id=coll.id, source=source)
+                session.add(document)
+            document.sha256, document.size, document.mtime_ns = sha, stat.st_size, stat.st_mtime_ns
+            document.status, document.error, document.text = "failed", reason, None
+        self.progress("documents", {"documents": 1, "chunks": 0})
+
+    def _remove_missing(self, coll, known, seen, roots, index, summary) -> None:
+        gone = [d for s, d in known.items() if s not in seen and _under(s.split("#")[0], roots)]
+        removed: list[int] = []
+        with self.store.session() as session:
+            for doc in gone:
+                removed.extend(self.store.delete_document_chunks(session, doc.id))
+                session.delete(session.get(Document, doc.id))
+        index.remove(removed)
+        summary.removed += len(gone)
+        summary.chunks_removed += len(removed)
+
+    # -- run bookkeeping -----------------------------------------------------------------------
+    def _start_run(self, coll: Collection) -> int:
+        with self.store.session() as session:
+            run = IngestRun(collection_id=coll.id, status="running")
+            session.add(run)
+            session.flush()
+            return run.id
+
+    def _finish_run(self, run_id: int, summary: IngestSummary) -> None:
+        with self.store.session() as session:
+            run = session.get(IngestRun, run_id)
+            run.status, run.finished_at, run.seconds = "done", utcnow(), summary.seconds
+            run.files_seen, run.ingested, run.skipped = summary.files_seen, summary.ingested, summary.skipped
+            run.failed, run.errors = len(summary.failed), summary.failed
+            run.chunks_added, run.chunks_removed, run.timings = (summary.chunks_added, summary.chunks_removed,
+                                                                 summary.timings)
+
+
+def _chunk_row(document_id: int, spec) -> Chunk:
+    return Chunk(document_id=document_id, ordinal=spec.ordinal, text=spec.text, section_path=spec.section_path,
+                 page_start=spec.page_start, page_end=spec.page_end, char_start=spec.char_start,
+                 char_end=spec.char_end, token_count=spec.token_count, content_hash=spec.content_hash)
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _under(source: str, roots: list[Path]) -> bool:
+    path = Path(source)
+    return any(path == root or path.is_relative_to(root) for root in roots)

