@@ -48,7 +48,6 @@ class Chunker:
             chunk_size=chunk_tokens,
             chunk_overlap=min(overlap, chunk_tokens // 2),
             length_function=count_tokens,
-            add_start_index=True,
         )
 
     def chunk(self, elements: list[dict]) -> ChunkedDocument:
@@ -112,9 +111,15 @@ class _Packer:
 
     def _split(self, element: dict, start: int, path: list[str]) -> None:
         page = element.get("page")
-        for piece in self.chunker.splitter.create_documents([element["text"]]):
-            offset = start + piece.metadata["start_index"]
-            self._emit(offset, offset + len(piece.page_content), self.chunker.count_tokens(piece.page_content),
+        text, cursor = element["text"], 0
+        for piece in self.chunker.splitter.split_text(text):
+            # Pieces come in order and each starts after the previous one's start. (The splitter's own
+            # add_start_index guesses with the overlap in characters, which is wrong for a token overlap.)
+            found = text.find(piece, cursor)
+            position = found if found >= 0 else text.find(piece)
+            cursor = position + 1
+            offset = start + position
+            self._emit(offset, offset + len(piece), self.chunker.count_tokens(piece),
                        path, [page] if page is not None else [])
 
     def _emit(self, start: int, end: int, tokens: int, path: list[str], pages: list[int]) -> None:

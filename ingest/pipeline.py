@@ -84,9 +84,13 @@ class Ingester:
         summary.files_seen = len(found.files)
         summary.failed += [{"path": str(p), "reason": r} for p, r in found.refused]
         with self.store.session() as session:
-            coll = self.store.collection(session, collection, create=not dry_run)
-            check_model(coll, self.embedder.model_id)
-            known = {d.source: d for d in session.scalars(select(Document).where(Document.collection_id == coll.id))}
+            exists = session.scalar(select(Collection.id).where(Collection.name == collection)) is not None
+            coll = self.store.collection(session, collection, create=True) if exists or not dry_run else None
+            known = {}
+            if coll is not None:
+                check_model(coll, self.embedder.model_id)
+                known = {d.source: d for d in
+                         session.scalars(select(Document).where(Document.collection_id == coll.id))}
         to_parse, jsonl_files, seen = self._plan(found.files, known, summary)
         timings["discover"] = time.perf_counter() - started
         if dry_run:

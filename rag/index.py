@@ -74,13 +74,14 @@ class FaissIndex:
 
     @classmethod
     def build(
-        cls, dim: int, ids: np.ndarray, vectors: np.ndarray, factory: str, **options
+        cls, dim: int, ids: np.ndarray, vectors: np.ndarray, factory: str,
+        train_on: np.ndarray | None = None, **options
     ) -> FaissIndex:
         import faiss
 
         index = faiss.index_factory(dim, factory, faiss.METRIC_INNER_PRODUCT)
         if not index.is_trained:
-            index.train(_as_matrix(vectors, dim))
+            index.train(_as_matrix(vectors if train_on is None else train_on, dim))
         built = cls(index, factory, **options)
         if len(ids):
             built.add(ids, vectors)

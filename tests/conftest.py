@@ -1,0 +1,107 @@
+"""Shared fixtures: the network is blocked (loopback allowed), settings in a temp dir, a real PostgreSQL."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+import pytest
+
+from rag.settings import EmbeddingSettings, Settings
+
+ROOT = Path(__file__).resolve().parents[1]
+SAMPLE = ROOT / "data" / "sample"
+for key, value in {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "DO_NOT_TRACK": "1",
+                   "UNSTRUCTURED_DISABLE_NOTICE": "1"}.items():
+    os.environ.setdefault(key, value)
+
+_real_connect = socket.socket.connect
+
+
+def _guarded_connect(sock, address):
+    if sock.family == socket.AF_UNIX or (isinstance(address, tuple) and address[0] in
+                                         ("127.0.0.1", "::1", "localhost")):
+        return _real_connect(sock, address)
+    raise OSError(f"network access is blocked in tests (tried {address!r})")
+
+
+@pytest.fixture(autouse=True)
+def no_network(monkeypatch):
+    monkeypatch.setattr(socket.socket, "connect", _guarded_connect)
+
+
+def make_settings(data_dir: Path, **overrides) -> Settings:
+    """Settings that ignore the developer's environment and .env."""
+    overrides.setdefault("embedding", EmbeddingSettings(model="fake"))
+    return Settings(_env_file=None, data_dir=data_dir, **overrides)
+
+
+@pytest.fixture
+def settings(tmp_path) -> Settings:
+    return make_settings(tmp_path / ".rag")
+
+
+@pytest.fixture(scope="session")
+def real_embedder():
+    from rag.embedder import SentenceTransformerEmbedder
+
+    embedder = SentenceTransformerEmbedder(EmbeddingSettings())
+    embedder.warm_up()
+    return embedder
+
+
+def _pg_bin(name: str) -> str | None:
+    found = shutil.which(name)
+    if found:
+        return found
+    candidates = sorted(Path("/usr/lib/postgresql").glob(f"*/bin/{name}"))
+    return str(candidates[-1]) if candidates else None
+
+
+@pytest.fixture(scope="session")
+def postgres_url():
+    """A throwaway PostgreSQL cluster on 127.0.0.1 (Debian server binaries), stopped after the session."""
+    initdb, pg_ctl = _pg_bin("initdb"), _pg_bin("pg_ctl")
+    if not initdb or not pg_ctl:
+        pytest.skip("PostgreSQL server binaries not found (scripts/system-deps.sh installs them)")
+    base = Path(tempfile.mkdtemp(prefix="groundwork-pg-"))
+    user = []
+    if os.geteuid() == 0:  # the server refuses to run as root
+        subprocess.run(["useradd", "-M", "groundwork-pg"], capture_output=True)
+        shutil.chown(base, "groundwork-pg")
+        user = ["runuser", "-u", "groundwork-pg", "--"]
+    data = base / "data"
+    subprocess.run(user + [initdb, "-D", str(data), "-U", "postgres", "--auth=trust", "-E", "UTF8"],
+                   check=True, capture_output=True)
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    subprocess.run(user + [pg_ctl, "-D", str(data), "-l", str(base / "log"), "-w", "-o",
+                           f"-p {port} -k {base} -c listen_addresses=127.0.0.1 -c fsync=off", "start"],
+                   check=True, capture_output=True)
+    try:
+        yield f"postgresql+psycopg://postgres@127.0.0.1:{port}/postgres"
+    finally:
+        subprocess.run(user + [pg_ctl, "-D", str(data), "-m", "immediate", "stop"], capture_output=True)
+        shutil.rmtree(base, ignore_errors=True)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request, tmp_path):
+    """The store's tests run against both databases."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'store.db'}"
+    url = request.getfixturevalue("postgres_url")
+    from sqlalchemy import create_engine, text
+
+    name = f"t{time.time_ns()}"
+    engine = create_engine(url, isolation_level="AUTOCOMMIT")
+    with engine.connect() as connection:
+        connection.execute(text(f"CREATE DATABASE {name}"))
+    engine.dispose()
+    return url.rsplit("/", 1)[0] + f"/{name}"
