@@ -48,6 +48,9 @@ class Chunker:
             chunk_size=chunk_tokens,
             chunk_overlap=min(overlap, chunk_tokens // 2),
             length_function=count_tokens,
+            # Paragraphs, lines, then sentences and clauses before words: pieces end at natural breaks.
+            separators=["\n\n", "\n", ". ", "? ", "! ", "; ", ", ", " ", ""],
+            keep_separator="end",
         )
 
     def chunk(self, elements: list[dict]) -> ChunkedDocument:

@@ -21,6 +21,7 @@ from pathlib import Path
 OFFLINE_ENV = {"DO_NOT_TRACK": "1", "UNSTRUCTURED_DISABLE_NOTICE": "1", "HF_HUB_OFFLINE": "1",
                "TRANSFORMERS_OFFLINE": "1", "SCARF_NO_ANALYTICS": "true", "ANONYMIZED_TELEMETRY": "False"}
 STARTUP_TIMEOUT_S = 120.0
+PARSED_AHEAD = 64  # parsed files held for the embedder at most
 
 
 @dataclass
@@ -69,7 +70,8 @@ class ParserPool:
 
     def parse(self, jobs: Iterable[tuple[object, Path]]) -> Iterator[ParseOutcome]:
         """Parse (key, path) jobs; yields outcomes as they finish (not in order)."""
-        results: queue.Queue = queue.Queue(maxsize=self.workers * 2)
+        # Deep enough that parsing runs ahead through a whole embedding group (~256 chunks).
+        results: queue.Queue = queue.Queue(maxsize=PARSED_AHEAD)
         stop = threading.Event()
         thread = threading.Thread(target=self._run, args=(list(jobs), results, stop), daemon=True)
         thread.start()

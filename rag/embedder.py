@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
 import re
@@ -66,6 +67,7 @@ class SentenceTransformerEmbedder:
         self._model = None
         self.precision = "fp32"
         self.max_tokens = 256
+        self._count = None
 
     @property
     def model(self):
@@ -134,12 +136,20 @@ class SentenceTransformerEmbedder:
         return self.model.tokenizer
 
     def count_tokens(self, text: str) -> int:
-        return len(self.model.tokenizer.tokenize(text))
+        if self._count is None:
+            tokenizer = self.model.tokenizer
+            backend = getattr(tokenizer, "backend_tokenizer", None)  # the Rust tokenizer: ~10x faster
+            count = ((lambda t: len(backend.encode(t, add_special_tokens=False).ids)) if backend
+                     else (lambda t: len(tokenizer.tokenize(t))))
+            # The text splitter measures the same sentences several times over.
+            self._count = functools.lru_cache(maxsize=16384)(count)
+        return self._count(text)
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
+        self.warm_up()
         if not texts:
             return np.empty((0, self.dim), dtype=np.float32)
-        return self._encode(texts, self.precision if self._model is not None else "fp32")
+        return self._encode(texts, self.precision)
 
 
 def resolve_model(model: str) -> tuple[str, str]:

@@ -45,3 +45,8 @@ def test_a_missing_model_directory_is_a_clear_config_error(tmp_path):
 def test_build_embedder_and_normalise_edge_cases():
     assert isinstance(build_embedder(EmbeddingSettings(model="fake")), FakeEmbedder)
     assert np.allclose(_normalise(np.zeros((1, 4))), 0.0)
+
+
+def test_embedding_before_any_other_call_loads_the_model():
+    embedder = SentenceTransformerEmbedder(EmbeddingSettings())
+    assert embedder.embed(["first call"]).shape == (1, 384)

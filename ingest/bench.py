@@ -1,0 +1,148 @@
+"""`rag bench ingest`: ingest a corpus built from a BEIR corpus.jsonl as files of several formats, and
+compare the pipeline with a bare `encode` of the same chunks. Prints JSON."""
+
+from __future__ import annotations
+
+import html
+import json
+import platform
+import resource
+import tempfile
+import time
+from pathlib import Path
+
+import typer
+from sqlalchemy import func, select
+
+from ingest.pipeline import Ingester
+from rag.cli.context import context
+from rag.store import Chunk, Document, Store
+
+bench_app = typer.Typer(no_args_is_help=True, help="Benchmarks (print JSON).")
+FORMATS = ("txt", "md", "html", "docx", "pdf")
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(bench_app, name="bench")
+
+
+def _records(source: Path, limit: int) -> list[dict]:
+    rows = []
+    with open(source, encoding="utf-8") as handle:
+        for line in handle:
+            row = json.loads(line)
+            if row.get("text"):
+                rows.append(row)
+            if len(rows) == limit:
+                break
+    return rows
+
+
+def write_corpus(records: list[dict], folder: Path, per_file: int) -> int:
+    """Writes the records as files rotating through FORMATS; returns the number of files."""
+    folder.mkdir(parents=True, exist_ok=True)
+    groups = [records[i:i + per_file] for i in range(0, len(records), per_file)]
+    for number, group in enumerate(groups):
+        kind = FORMATS[number % len(FORMATS)]
+        path = folder / f"part{number:04}.{kind}"
+        if kind == "txt":
+            path.write_text("\n\n".join(f"{r['title']}\n\n{r['text']}" for r in group))
+        elif kind == "md":
+            path.write_text("\n\n".join(f"## {r['title']}\n\n{r['text']}" for r in group))
+        elif kind == "html":
+            body = "".join(f"<h2>{html.escape(r['title'])}</h2><p>{html.escape(r['text'])}</p>" for r in group)
+            path.write_text(f"<html><body>{body}</body></html>")
+        elif kind == "docx":
+            import docx
+
+            document = docx.Document()
+            for r in group:
+                document.add_heading(r["title"], level=2)
+                document.add_paragraph(r["text"])
+            document.save(path)
+        else:
+            _write_pdf(path, group)
+    return len(groups)
+
+
+def _write_pdf(path: Path, group: list[dict]) -> None:
+    from reportlab.lib.styles import getSampleStyleSheet
+    from reportlab.platypus import PageBreak, Paragraph, SimpleDocTemplate
+
+    styles = getSampleStyleSheet()
+    story = []
+    for r in group:
+        story += [Paragraph(html.escape(r["title"]), styles["Heading2"]),
+                  Paragraph(html.escape(r["text"]), styles["BodyText"]), PageBreak()]
+    SimpleDocTemplate(str(path)).build(story)
+
+
+@bench_app.command("ingest")
+def bench_ingest(
+    ctx: typer.Context,
+    source: Path = typer.Option(Path("../shared/data/retrieval/scifact/corpus.jsonl"), help="A BEIR corpus.jsonl."),
+    docs: int = typer.Option(1000, help="How many records to use."),
+    per_file: int = typer.Option(10, help="Records per generated file."),
+    workers: int = typer.Option(0, help="Parser processes (0: settings)."),
+) -> None:
+    """Ingest throughput, the embedding share, the overhead over a bare encode, and peak memory."""
+    app = context(ctx)
+    if not source.exists():
+        raise typer.BadParameter(f"{source} not found; pass --source PATH/TO/corpus.jsonl", param_hint="--source")
+    with tempfile.TemporaryDirectory(prefix="groundwork-bench-") as tmp:
+        folder = Path(tmp) / "corpus"
+        files = write_corpus(_records(source, docs), folder, per_file)
+        settings = app.settings.model_copy(update={"data_dir": Path(tmp) / ".rag", "database_url": ""})
+        store = Store.open(settings.resolved_database_url)
+        embedder = app.embedder
+        embedder.embed(["warm up"])  # model load and precision probe are not ingestion
+        summary = Ingester(settings, store, embedder).run([folder], "bench", workers=workers or None)
+        with store.session() as session:
+            texts = _embedded_texts(session)
+            pages = session.scalar(select(func.sum(func.coalesce(Document.page_count, 1))))
+        started = time.perf_counter()
+        embedder.embed(texts)
+        bare = time.perf_counter() - started
+    seconds = summary.seconds
+    result = {
+        "benchmark": "ingest",
+        "machine": f"{platform.machine()}, {_cores()} cores, GPUs: {_gpus()}",
+        "files": files, "documents_ok": summary.ingested, "failed": len(summary.failed),
+        "pages": int(pages or 0), "chunks": summary.chunks_added,
+        "seconds": round(seconds, 2),
+        "files_per_s": round(files / seconds, 2),
+        "pages_per_s": round((pages or 0) / seconds, 2),
+        "chunks_per_s": round(summary.chunks_added / seconds, 2),
+        "embedding_share": round(summary.timings["embed"] / seconds, 3),
+        "bare_encode_seconds": round(bare, 2),
+        "overhead_vs_bare_encode": round((seconds - bare) / bare, 3),
+        "precision": getattr(embedder, "precision", "n/a"),
+        "timings": summary.timings,
+        "peak_rss_mb": {"ingester": _rss_mb(resource.RUSAGE_SELF), "parsers": _rss_mb(resource.RUSAGE_CHILDREN)},
+    }
+    print(json.dumps(result, indent=2))
+
+
+def _embedded_texts(session) -> list[str]:
+    """The texts the pipeline embedded, rebuilt exactly as it builds them (section path + chunk text)."""
+    texts = []
+    for text, path in session.execute(select(Chunk.text, Chunk.section_path).order_by(Chunk.id)):
+        prefix = " > ".join(path or [])
+        texts.append(f"{prefix}\n{text}" if prefix and prefix != text else text)
+    return texts
+
+
+def _rss_mb(who: int) -> float:
+    return round(resource.getrusage(who).ru_maxrss / 1024, 1)  # Linux reports KiB
+
+
+def _cores() -> int:
+    import os
+
+    return len(os.sched_getaffinity(0))
+
+
+def _gpus() -> int:
+    import faiss
+
+    return faiss.get_num_gpus()
