@@ -8,7 +8,6 @@ from the stored embeddings, so nothing is lost or duplicated.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import time
 from collections.abc import Callable
@@ -24,6 +23,7 @@ from ingest.filetypes import JSONL_TYPES
 from ingest.jsonl import read_jsonl
 from ingest.parser_pool import ParserPool
 from rag.collection_index import CollectionIndex, check_model
+from rag.hashing import sha256_file
 from rag.embedder import Embedder
 from rag.settings import Settings
 from rag.store import Chunk, Collection, Document, IngestRun, Store
@@ -151,14 +151,14 @@ class Ingester:
                 if (doc.size, doc.mtime_ns) == (stat.st_size, stat.st_mtime_ns):
                     summary.skipped += 1
                     continue
-                sha = _sha256(path)
+                sha = sha256_file(path)
                 if sha == doc.sha256:
                     self._touch(doc.id, stat)
                     summary.skipped += 1
                     continue
                 to_parse.append(((sha, stat), path))
             else:
-                to_parse.append(((_sha256(path), stat), path))
+                to_parse.append(((sha256_file(path), stat), path))
         return to_parse, jsonl_files, seen
 
     def _touch(self, document_id: int, stat: os.stat_result) -> None:
@@ -321,14 +321,6 @@ def _chunk_row(document_id: int, spec) -> Chunk:
     return Chunk(document_id=document_id, ordinal=spec.ordinal, text=spec.text, section_path=spec.section_path,
                  page_start=spec.page_start, page_end=spec.page_end, char_start=spec.char_start,
                  char_end=spec.char_end, token_count=spec.token_count, content_hash=spec.content_hash)
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _under(source: str, roots: list[Path]) -> bool:

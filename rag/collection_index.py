@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from rag.errors import EmbeddingModelMismatchError, IndexMismatchError
+from rag.hashing import sha256_file
 from rag.index import FaissIndex, choose_factory, needs_reshape
 from rag.settings import Settings
 from rag.store import Collection, IndexGeneration, Store
@@ -96,7 +97,7 @@ class CollectionIndex:
         if not self.path.exists():
             return [f"index file {self.path} is missing"]
         problems = []
-        if _sha256(self.path) != manifest.checksum:
+        if sha256_file(self.path) != manifest.checksum:
             problems.append(f"{self.path.name} is not generation {manifest.generation} (checksum differs)")
         if manifest.vector_count != chunks:
             problems.append(f"index has {manifest.vector_count} vectors, database has {chunks} chunks")
@@ -197,14 +198,6 @@ class CollectionIndex:
             vectors_in_file=in_file,
             chunks_in_database=len(db_ids),
         )
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 22), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _fsync_dir(path: Path) -> None:

@@ -33,13 +33,11 @@ fi
 [ -x "$VENV/bin/python" ] || "$PYTHON" -m venv "$VENV"
 $PIP install -q --upgrade pip setuptools wheel
 
-if [ "$ACCEL" = cpu ]; then
-    $PIP install -q "torch==2.13.0"   # the CPU build on these machines (19 s, no nvidia packages)
-else
-    $PIP install -q "torch==2.13.0"
-fi
+# On these machines the pip configuration offers the CPU build of this version first (19 s, no nvidia
+# packages); on a machine with a GPU the registry's CUDA build is the right one.
+$PIP install -q "torch==2.13.0"
 # Every later pip call keeps the torch that is installed now.
-"$VENV/bin/python" -c 'import torch; print("torch==" + torch.__version__)' > "$VENV/constraints.txt"
+"$VENV/bin/python" -W ignore -c 'import torch; print("torch==" + torch.__version__)' > "$VENV/constraints.txt"
 
 mkdir -p .wheels
 if ! ls .wheels/llama_cpp_python-"$LLAMA_VERSION"-*.whl >/dev/null 2>&1; then

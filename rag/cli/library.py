@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import typer
 from rich.table import Table
@@ -42,11 +43,19 @@ def docs_list(ctx: typer.Context, collection: str = _collection_option(),
         print(json.dumps(records, indent=2))
         return
     table = Table("id", "source", "status", "type", "pages", "chunks", "error", title=f"collection {coll.name}")
+    table.columns[1].overflow = "fold"
     for r in records:
         status = "[green]ingested[/]" if r["status"] == "ingested" and not r["error"] else f"[red]{r['status']}[/]"
-        table.add_row(str(r["id"]), r["source"], status, str(r["type"] or ""), str(r["pages"] or ""),
+        kind = Path(r["source"].split("#")[0]).suffix.lstrip(".") or str(r["type"] or "")
+        table.add_row(str(r["id"]), _short(r["source"]), status, kind, str(r["pages"] or ""),
                       str(r["chunks"]), r["error"] or "")
     app.console.print(table)
+
+
+def _short(source: str) -> str:
+    """A source path relative to the working directory when it lies below it."""
+    path = Path(source)
+    return str(path.relative_to(Path.cwd())) if path.is_relative_to(Path.cwd()) else source
 
 
 @docs_app.command("show")
