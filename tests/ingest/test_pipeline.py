@@ -159,3 +159,20 @@ def test_the_real_model_finds_the_right_sample_passage(tmp_path, real_embedder):
         top = session.get(Chunk, int(ids[0][0]))
     assert "27 days" in top.text
     assert np.all(ids[0] >= 0)
+
+
+def test_the_pipeline_runs_the_same_on_postgresql(tmp_path, corpus, database_url):
+    """Incremental ingest, lexical search and the index agree on both databases (SQLite and PostgreSQL)."""
+    settings = make_settings(tmp_path / ".rag", database_url=database_url)
+    ingester, store = _ingester(settings)
+    first = ingester.run([corpus], "docs")
+    assert first.ingested == 9 and not first.failed
+    assert ingester.run([corpus], "docs").skipped == 9
+    with store.session() as session:
+        coll = store.collection(session, "docs")
+    top = store.lexical_search(coll.id, "Fresnel lens lighthouse", 3)
+    with store.session() as session:
+        from rag.store import Chunk
+
+        assert "Fresnel" in session.get(Chunk, top[0][0]).text
+    assert _verify(store, settings).ok
