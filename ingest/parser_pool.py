@@ -24,6 +24,10 @@ STARTUP_TIMEOUT_S = 120.0
 PARSED_AHEAD = 64  # parsed files held for the embedder at most
 
 
+class _Stopped(Exception):
+    """The consumer stopped reading results; the pool shuts down."""
+
+
 @dataclass
 class ParseOutcome:
     key: object
@@ -88,6 +92,7 @@ class ParserPool:
             thread.join(timeout=10)
 
     def _run(self, jobs: list, results: queue.Queue, stop: threading.Event) -> None:
+        self._stop = stop
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         pending = list(reversed(jobs))
         with open(self.log_path, "a", encoding="utf-8") as log_file:
@@ -97,7 +102,9 @@ class ParserPool:
                 selector.register(worker.process.stdout, selectors.EVENT_READ, worker)
             try:
                 self._loop(pool, pending, selector, results, stop, log_file)
-                results.put(None)
+                self._put(results, None)
+            except _Stopped:
+                pass
             except BaseException as exc:  # hand the failure to the consumer instead of hanging it
                 results.put(exc)
             finally:
@@ -146,8 +153,18 @@ class ParserPool:
 
     def _emit(self, worker: _Worker, result, error, results: queue.Queue) -> None:
         key, path = worker.job
-        results.put(ParseOutcome(key, path, result, error, time.monotonic() - worker.started))
+        self._put(results, ParseOutcome(key, path, result, error, time.monotonic() - worker.started))
         worker.job = None
+
+    def _put(self, results: queue.Queue, item) -> None:
+        """Blocks while the consumer is behind; gives up once it has stopped listening."""
+        while True:
+            try:
+                results.put(item, timeout=0.5)
+                return
+            except queue.Full:
+                if self._stop.is_set():
+                    raise _Stopped from None
 
     def _replace(self, worker: _Worker, pool: list, selector, log_file) -> None:
         selector.unregister(worker.process.stdout)

@@ -87,3 +87,21 @@ def test_offline_nlp_pipeline_marks_narrative_text(tmp_path, name):
     path.write_text("# Overview\n\nThe queen lays up to two thousand eggs a day during the season.")
     elements = _parse([path], tmp_path)[name].result["elements"]
     assert [e["category"] for e in elements] == ["Title", "NarrativeText"]
+
+
+def test_a_consumer_that_stops_early_leaves_no_parser_running(tmp_path):
+    files = []
+    for i in range(80):
+        path = tmp_path / f"f{i}.txt"
+        path.write_text(f"File {i} is a short text about tides.")
+        files.append(path)
+    pool = ParserPool(1, 60.0, 1024, OPTIONS, tmp_path / "parser.log")
+    outcomes = pool.parse([(p, p) for p in files])
+    next(outcomes)
+    time.sleep(3)  # let the dispatcher fill the queue and block
+    outcomes.close()
+    import subprocess
+
+    mine = subprocess.run(["pgrep", "-P", str(os.getpid()), "-f", "ingest.parse_worker"],
+                          capture_output=True, text=True).stdout.split()
+    assert mine == []
