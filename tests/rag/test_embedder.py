@@ -24,6 +24,12 @@ def test_contract_normalised_deterministic_and_similarity_aware(embedder):
     assert embedder.count_tokens("one two three") >= 3
 
 
+def test_token_counts_are_not_capped_at_the_model_input_length(real_embedder):
+    assert real_embedder.count_tokens("tide " * 1000) == 1000
+    assert real_embedder.count_tokens("The Fresnel lens") == len(
+        real_embedder.tokenizer.tokenize("The Fresnel lens"))
+
+
 def test_real_model_is_the_packaged_minilm_loaded_offline(real_embedder):
     assert real_embedder.model_id == "sentence-transformers/all-MiniLM-L6-v2"
     assert real_embedder.dim == 384 and real_embedder.max_tokens == 256
