@@ -14,6 +14,7 @@ from pathlib import Path
 import typer
 from sqlalchemy import func, select
 
+from ingest.chunking import embed_text
 from ingest.pipeline import Ingester
 from rag.cli.context import context
 from rag.store import Chunk, Document, Store
@@ -125,11 +126,8 @@ def bench_ingest(
 
 def _embedded_texts(session) -> list[str]:
     """The texts the pipeline embedded, rebuilt exactly as it builds them (section path + chunk text)."""
-    texts = []
-    for text, path in session.execute(select(Chunk.text, Chunk.section_path).order_by(Chunk.id)):
-        prefix = " > ".join(path or [])
-        texts.append(f"{prefix}\n{text}" if prefix and prefix != text else text)
-    return texts
+    rows = session.execute(select(Chunk.text, Chunk.section_path).order_by(Chunk.id))
+    return [embed_text(path, text) for text, path in rows]
 
 
 def _rss_mb(who: int) -> float:

@@ -40,6 +40,12 @@ class ChunkedDocument:
     page_count: int | None = None
 
 
+def embed_text(section_path: list[str] | None, text: str) -> str:
+    """What is embedded for a chunk: its section path on the first line, then its text."""
+    prefix = " > ".join(section_path or [])
+    return f"{prefix}\n{text}" if prefix and prefix != text else text
+
+
 class Chunker:
     def __init__(self, count_tokens: Callable[[str], int], chunk_tokens: int, overlap: int):
         self.count_tokens = count_tokens
@@ -71,8 +77,7 @@ class Chunker:
             state.add(element, start, list(path))
         state.flush()
         for chunk in state.chunks:
-            prefix = " > ".join(chunk.section_path)
-            chunk.embed_text = f"{prefix}\n{chunk.text}" if prefix and prefix != chunk.text else chunk.text
+            chunk.embed_text = embed_text(chunk.section_path, chunk.text)
             chunk.content_hash = hashlib.sha256(chunk.embed_text.encode("utf-8")).hexdigest()
         title = next((e["text"][:300] for e in elements if e.get("category") == "Title"), None)
         return ChunkedDocument(text, state.chunks, title, *_page_stats(elements))

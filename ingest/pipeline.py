@@ -12,6 +12,7 @@ import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from itertools import chain
 from pathlib import Path
 
 import numpy as np
@@ -102,20 +103,14 @@ class Ingester:
         run = self._start_run(coll)
         self.progress("start", {"files": len(to_parse) + len(jsonl_files), "skipped": summary.skipped})
         group: list[_Pending] = []
-
-        def flush() -> None:
-            self._commit_group(coll, group, index, summary, timings)
-            group.clear()
-
-        for pending in self._jsonl_documents(jsonl_files, known, seen, summary, timings):
+        documents = chain(self._jsonl_documents(jsonl_files, known, seen, summary, timings),
+                          self._parsed_documents(to_parse, known, summary, timings, workers))
+        for pending in documents:
             group.append(pending)
             if sum(len(p.doc.chunks) for p in group) >= EMBED_GROUP_CHUNKS:
-                flush()
-        for pending in self._parsed_documents(to_parse, known, summary, timings, workers):
-            group.append(pending)
-            if sum(len(p.doc.chunks) for p in group) >= EMBED_GROUP_CHUNKS:
-                flush()
-        flush()
+                self._commit_group(coll, group, index, summary, timings)
+                group = []
+        self._commit_group(coll, group, index, summary, timings)
         if sync:
             self._remove_missing(coll, known, seen, found.roots, index, summary)
         t = time.perf_counter()
