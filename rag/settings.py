@@ -47,6 +47,17 @@ class IngestSettings(BaseModel):
     jsonl_title_field: str = "title"
 
 
+class RetrievalSettings(BaseModel):
+    k: int = Field(8, ge=1, description="Chunks returned per query.")
+    candidates: int = Field(50, ge=1, description="Candidates taken from each of dense and lexical search.")
+    rrf_k: int = Field(60, ge=1, description="Reciprocal-rank-fusion constant.")
+    dense_weight: float = Field(1.0, ge=0)
+    lexical_weight: float = Field(1.0, ge=0)
+    max_chunks_per_document: int = Field(0, ge=0, description="0 = no limit.")
+    mmr_lambda: float = Field(1.0, ge=0, le=1, description="1 = pure relevance; lower diversifies (MMR).")
+    neighbors: int = Field(0, ge=0, description="Adjacent chunks added to each hit as context.")
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="RAG_",
@@ -64,6 +75,7 @@ class Settings(BaseSettings):
     embedding: EmbeddingSettings = EmbeddingSettings()
     index: IndexSettings = IndexSettings()
     ingest: IngestSettings = IngestSettings()
+    retrieval: RetrievalSettings = RetrievalSettings()
 
     @property
     def resolved_database_url(self) -> str:
