@@ -21,6 +21,12 @@ from rag.store.models import Chunk, Collection, Document, Embedding, IndexGenera
 MIGRATIONS = Path(__file__).parent / "migrations"
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 _WORD = re.compile(r"\w+", re.UNICODE)
+# Words that match nearly every chunk: they add almost nothing to BM25 but make an OR query scan the whole
+# table. (PostgreSQL's 'english' configuration drops the same kind of words itself.)
+STOPWORDS = frozenset(
+    "a an and are as at be been but by can did do does for from had has have how i if in into is it its of "
+    "on or that the their there these they this to was were what when where which who why will with".split()
+)
 
 
 def _sqlite_pragmas(dbapi_connection, _record) -> None:
@@ -91,7 +97,8 @@ class Store:
     # -- lexical search ------------------------------------------------------------------------
     def lexical_search(self, collection_id: int, query: str, k: int) -> list[tuple[int, float]]:
         """Best-matching chunk ids by BM25 (SQLite FTS5) or ts_rank_cd (PostgreSQL); higher is better."""
-        words = _WORD.findall(query.lower())
+        words = list(dict.fromkeys(_WORD.findall(query.lower())))
+        words = [w for w in words if w not in STOPWORDS] or words
         if not words:
             return []
         if self.dialect == "postgresql":
