@@ -9,6 +9,7 @@ import typer
 
 from evals.beir import load_beir
 from evals.retrieval_eval import evaluate_retrieval
+from evals.squad import write_squad_as_beir
 from rag.cli.context import context
 from rag.retrieval import HybridRetriever
 
@@ -22,8 +23,10 @@ def register(app: typer.Typer) -> None:
 @eval_app.command("retrieval")
 def retrieval(
     ctx: typer.Context,
-    folder: Path = typer.Argument(..., help="A BEIR folder: corpus.jsonl, queries.jsonl, qrels/*.tsv."),
+    folder: Path = typer.Argument(..., help="A BEIR folder (corpus.jsonl, queries.jsonl, qrels/*.tsv) or a "
+                                  "SQuAD JSON file (its paragraphs become the corpus)."),
     split: str = typer.Option(None, help="qrels split (default: test, else the only one)."),
+    limit: int = typer.Option(0, help="Score only the first N judged queries (0: all)."),
     method: list[str] = typer.Option(["lexical", "dense", "hybrid"], help="Repeat for several."),
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
@@ -31,7 +34,11 @@ def retrieval(
     from ingest.pipeline import Ingester
 
     app = context(ctx)
+    if folder.is_file() and folder.suffix == ".json":
+        folder = write_squad_as_beir(folder, app.settings.data_dir / "datasets")
     dataset = load_beir(folder, split)
+    if limit:
+        dataset.queries = dict(list(dataset.queries.items())[:limit])
     collection = f"beir-{dataset.name}"
     summary = Ingester(app.settings, app.store, app.embedder).run([dataset.corpus], collection)
     retriever = HybridRetriever.open(app.store, app.settings, app.embedder, collection)
