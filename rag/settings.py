@@ -58,6 +58,14 @@ class RetrievalSettings(BaseModel):
     neighbors: int = Field(0, ge=0, description="Adjacent chunks added to each hit as context.")
 
 
+class AnswerSettings(BaseModel):
+    mode: Literal["flag", "strip", "abstain"] = Field(
+        "flag", description="Unsupported sentences: flag them, strip them, or abstain when too few are supported.")
+    abstain_below: float = Field(0.45, ge=0, le=1, description="Abstain when the best evidence scores lower.")
+    min_supported: float = Field(0.5, ge=0, le=1, description="mode=abstain: least supported share to answer.")
+    max_sentences: int = Field(3, ge=1, description="Extractive answerer: sentences in an answer.")
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="RAG_",
@@ -76,6 +84,7 @@ class Settings(BaseSettings):
     index: IndexSettings = IndexSettings()
     ingest: IngestSettings = IngestSettings()
     retrieval: RetrievalSettings = RetrievalSettings()
+    answer: AnswerSettings = AnswerSettings()
 
     @property
     def resolved_database_url(self) -> str:

@@ -26,8 +26,9 @@ def _root(ctx: typer.Context) -> None:
 
 
 def _register_builtin() -> None:
-    from rag.cli import doctor, index_commands, library
+    from rag.cli import ask, doctor, index_commands, library
 
+    ask.register(app)
     doctor.register(app)
     index_commands.register(app)
     library.register(app)

@@ -1,0 +1,156 @@
+"""Answers held to their sources: citations, per-sentence verification, abstention.
+
+`ExtractiveAnswerer` is the offline default: it composes the answer from the best-supported sentences of the
+retrieved sources (scored with the embedder and lexical overlap), cites each, verifies each with the Judge,
+and abstains when the evidence is too weak. Generative answerers produce the same `Answer`.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from rag.embedder import Embedder
+from rag.judge import Judge
+from rag.retrieval import Filters, Hit, Retriever
+from rag.settings import AnswerSettings
+from rag.text import content_words, coverage, sentences, stem
+
+ABSTENTION = "The documents don't answer this question."
+W_COSINE, W_COVERAGE = 0.6, 0.4  # evidence score of a sentence for a question
+
+
+@dataclass
+class Citation:
+    number: int
+    chunk_id: int
+    document: str
+    title: str | None
+    page: int | None
+    text: str
+
+
+@dataclass
+class AnswerSentence:
+    text: str
+    cited: list[int]
+    supported: bool
+    score: float
+    evidence: str  # the supporting span of the cited source
+
+
+@dataclass
+class Answer:
+    question: str
+    answer: str
+    abstained: bool
+    groundedness: float
+    citations: list[Citation]
+    sentences: list[AnswerSentence]
+    answerer: str
+    timings: dict[str, float] = field(default_factory=dict)
+    closest: list[Citation] = field(default_factory=list)  # shown with an abstention
+
+    def to_json(self) -> dict:
+        return asdict(self)
+
+
+def citations_for(hits: list[Hit]) -> list[Citation]:
+    return [Citation(i, h.chunk_id, h.source, h.title, h.page_start, h.text) for i, h in enumerate(hits, 1)]
+
+
+def verify(answer_sentences: list[tuple[str, list[int]]], sources: dict[int, str], judge: Judge
+           ) -> list[AnswerSentence]:
+    """Judges each sentence against the sources it cites (the best-supporting one counts)."""
+    checked = []
+    for text, cited in answer_sentences:
+        verdicts = [judge.judge(text, sources[n]) for n in cited if n in sources]
+        best = max(verdicts, key=lambda v: v.score, default=None)
+        checked.append(AnswerSentence(text, cited, bool(best and best.supported), best.score if best else 0.0,
+                                      best.evidence if best else ""))
+    return checked
+
+
+def apply_mode(question: str, checked: list[AnswerSentence], citations: list[Citation], settings: AnswerSettings,
+               answerer: str, timings: dict) -> Answer:
+    """flag: keep and mark; strip: drop unsupported sentences; abstain: refuse when too few are supported."""
+    share = sum(s.supported for s in checked) / len(checked) if checked else 0.0
+    kept = [s for s in checked if s.supported] if settings.mode == "strip" else checked
+    if not kept or (settings.mode == "abstain" and share < settings.min_supported):
+        return Answer(question, ABSTENTION, True, round(share, 4), [], checked, answerer, timings,
+                      closest=citations)
+    used = sorted({n for s in kept for n in s.cited})
+    text = " ".join(f"{s.text} [{']['.join(map(str, s.cited))}]" for s in kept)
+    return Answer(question, text, False, round(share, 4), [c for c in citations if c.number in used], kept,
+                  answerer, timings)
+
+
+class ExtractiveAnswerer:
+    name = "extractive"
+
+    def __init__(self, retriever: Retriever, embedder: Embedder, judge: Judge, settings: AnswerSettings):
+        self.retriever = retriever
+        self.embedder = embedder
+        self.judge = judge
+        self.settings = settings
+
+    def answer(self, question: str, k: int | None = None, filters: Filters | None = None) -> Answer:
+        timings: dict[str, float] = {}
+        started = time.perf_counter()
+        hits = self.retriever.retrieve(question, k=k, filters=filters)
+        timings["retrieve_s"] = time.perf_counter() - started
+        citations = citations_for(hits)
+        t = time.perf_counter()
+        candidates = self._score_sentences(question, hits)
+        timings["select_s"] = time.perf_counter() - t
+        if not candidates or candidates[0][0] < self.settings.abstain_below:
+            timings["total_s"] = time.perf_counter() - started
+            return Answer(question, ABSTENTION, True, 0.0, [], [], self.name, timings, closest=citations)
+        chosen = self._choose(candidates)
+        t = time.perf_counter()
+        checked = verify([(text, [n]) for _, text, n, _ in chosen], {c.number: c.text for c in citations},
+                         self.judge)
+        timings["verify_s"] = time.perf_counter() - t
+        timings["total_s"] = time.perf_counter() - started
+        return apply_mode(question, checked, citations, self.settings, self.name, timings)
+
+    def _score_sentences(self, question: str, hits: list[Hit]) -> list[tuple[float, str, int, np.ndarray]]:
+        """(score, sentence, source number, vector), best first."""
+        asked = {stem(w) for w in content_words(question)}
+        pieces = [(hit.text[s:e], number) for number, hit in enumerate(hits, 1) for s, e in sentences(hit.text)
+                  if _can_answer(hit.text[s:e], asked)]
+        if not pieces:
+            return []
+        vectors = self.embedder.embed([question] + [p for p, _ in pieces])
+        cosines = vectors[1:] @ vectors[0]
+        scored = [(W_COSINE * float(c) + W_COVERAGE * coverage(question, text), text, n, v)
+                  for (text, n), c, v in zip(pieces, cosines, vectors[1:])]
+        return sorted(scored, key=lambda x: -x[0])
+
+    def _choose(self, candidates):
+        """The best sentence and those close to it in score, without near-duplicates, in source order."""
+        best = candidates[0][0]
+        chosen = []
+        for candidate in candidates:
+            if len(chosen) == self.settings.max_sentences or candidate[0] < best - 0.1:
+                break
+            if all(float(candidate[3] @ c[3]) < 0.9 for c in chosen):
+                chosen.append(candidate)
+        return sorted(chosen, key=lambda c: c[2])
+
+
+def _can_answer(sentence: str, asked: set[str]) -> bool:
+    """A heading, or a sentence that only repeats the question's words, cannot answer it."""
+    words = sentence.split()
+    if len(words) < 4 or (len(words) < 8 and sentence.rstrip()[-1:] not in ".!?"):
+        return False
+    return bool({stem(w) for w in content_words(sentence)} - asked)
+
+
+def describe_source(citation: Citation) -> str:
+    name = citation.title or Path(citation.document.split("#")[0]).name
+    page = f", p. {citation.page}" if citation.page else ""
+    return f"{name}{page} ({Path(citation.document.split('#')[0]).name})"
