@@ -53,6 +53,7 @@ class Answer:
     answerer: str
     timings: dict[str, float] = field(default_factory=dict)
     closest: list[Citation] = field(default_factory=list)  # shown with an abstention
+    evidence_score: float = 0.0  # the best sentence's evidence score (what abstention compares)
 
     def to_json(self) -> dict:
         return asdict(self)
@@ -106,16 +107,20 @@ class ExtractiveAnswerer:
         t = time.perf_counter()
         candidates = self._score_sentences(question, hits)
         timings["select_s"] = time.perf_counter() - t
-        if not candidates or candidates[0][0] < self.settings.abstain_below:
+        evidence = candidates[0][0] if candidates else 0.0
+        if evidence < self.settings.abstain_below:
             timings["total_s"] = time.perf_counter() - started
-            return Answer(question, ABSTENTION, True, 0.0, [], [], self.name, timings, closest=citations)
+            return Answer(question, ABSTENTION, True, 0.0, [], [], self.name, timings, closest=citations,
+                          evidence_score=round(evidence, 4))
         chosen = self._choose(candidates)
         t = time.perf_counter()
         checked = verify([(text, [n]) for _, text, n, _ in chosen], {c.number: c.text for c in citations},
                          self.judge)
         timings["verify_s"] = time.perf_counter() - t
         timings["total_s"] = time.perf_counter() - started
-        return apply_mode(question, checked, citations, self.settings, self.name, timings)
+        answer = apply_mode(question, checked, citations, self.settings, self.name, timings)
+        answer.evidence_score = round(evidence, 4)
+        return answer
 
     def _score_sentences(self, question: str, hits: list[Hit]) -> list[tuple[float, str, int, np.ndarray]]:
         """(score, sentence, source number, vector), best first."""
