@@ -9,7 +9,8 @@ import typer
 
 from evals.beir import load_beir
 from evals.retrieval_eval import evaluate_retrieval
-from evals.squad import write_squad_as_beir
+from evals.squad import load_squad, write_squad_as_beir
+from evals.squad_eval import evaluate_squad, spread
 from rag.cli.context import context
 from rag.retrieval import HybridRetriever
 
@@ -54,3 +55,30 @@ def retrieval(
     for m, r in results.items():
         table.add_row(m, *(f"{r[n]:.4f}" if n != "latency_p95_ms" else f"{r[n]:.1f}" for n in names))
     app.console.print(table)
+
+
+@eval_app.command("squad")
+def squad(
+    ctx: typer.Context,
+    path: Path = typer.Argument(..., help="A SQuAD JSON file (v1.1 or v2.0)."),
+    limit: int = typer.Option(0, help="An evenly spread sample of N questions (0: all)."),
+    as_json: bool = typer.Option(False, "--json"),
+) -> None:
+    """The answerer end to end on SQuAD: EM, F1, contains-gold; v2.0 also HasAns/NoAns and abstention."""
+    from ingest.pipeline import Ingester
+    from rag.answering import ExtractiveAnswerer
+    from rag.judge import EvidenceAlignmentJudge
+
+    app = context(ctx)
+    folder = write_squad_as_beir(path, app.settings.data_dir / "datasets")
+    collection = f"beir-{folder.name}"
+    Ingester(app.settings, app.store, app.embedder).run([folder / "corpus.jsonl"], collection)
+    retriever = HybridRetriever.open(app.store, app.settings, app.embedder, collection)
+    answerer = ExtractiveAnswerer(retriever, app.embedder, EvidenceAlignmentJudge(app.embedder),
+                                  app.settings.answer)
+    result = evaluate_squad(answerer, spread(load_squad(path).questions, limit))
+    if as_json:
+        print(json.dumps(result, indent=2))
+        return
+    for name, value in result.items():
+        app.console.print(f"{name:>40}  {value}")

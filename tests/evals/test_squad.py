@@ -34,3 +34,18 @@ def test_paragraphs_become_a_beir_set_of_answerable_questions(tmp_path):
     assert set(dataset.queries) == {"q1", "q3"}
     assert dataset.qrels == {"q1": {"a0p0": 1}, "q3": {"a0p1": 1}}
     assert write_squad_as_beir(path, tmp_path / "datasets") == folder  # written once
+
+
+def test_rag_eval_squad_scores_answers_and_abstentions(tmp_path):
+    from tests.ingest.test_cli import rag
+
+    path = tmp_path / "dev.json"
+    path.write_text(json.dumps(SQUAD))
+    result = rag(["eval", "squad", str(path), "--json"], tmp_path / ".rag", RAG_EMBEDDING__MODEL="default")
+    assert result.returncode == 0, result.stderr
+    scores = json.loads(result.stdout)
+    assert scores["n"] == 3 and scores["contains_gold"] == 1.0  # both answerable questions found their answer
+    for key in ("exact_match", "f1", "hasans_accuracy", "noans_accuracy", "calibrated_abstain_below",
+                "abstention_precision", "abstention_recall", "latency_p95_ms"):
+        assert key in scores
+    assert 0 < scores["f1"] < 1  # sentence answers overlap the short gold spans only partly

@@ -1,0 +1,80 @@
+"""The answerer on SQuAD: EM/F1/contains-gold, and for v2.0 answering vs abstaining on unanswerable questions.
+
+The abstention threshold is calibrated on one half of the questions (alternate ones) and reported on the other.
+"""
+
+from __future__ import annotations
+
+import re
+import statistics
+import time
+
+from evals.answer_metrics import contains_gold, exact_match, f1
+from evals.squad import SquadQuestion
+from rag.answering import ExtractiveAnswerer
+
+_CITATION = re.compile(r"\s*\[\d+(?:\]\[\d+)*\]")
+
+
+def spread(questions: list[SquadQuestion], limit: int) -> list[SquadQuestion]:
+    """An evenly spaced sample (all articles represented), deterministic."""
+    if not limit or limit >= len(questions):
+        return questions
+    step = len(questions) / limit
+    return [questions[int(i * step)] for i in range(limit)]
+
+
+def evaluate_squad(answerer: ExtractiveAnswerer, questions: list[SquadQuestion]) -> dict:
+    rows = []
+    for q in questions:
+        started = time.perf_counter()
+        answer = answerer.answer(q.question)
+        rows.append({"q": q, "answer": answer, "seconds": time.perf_counter() - started,
+                     "text": "" if answer.abstained else _CITATION.sub("", answer.answer)})
+    result: dict = {"n": len(rows)}
+    answerable = [r for r in rows if r["q"].answerable]
+    answered = [r for r in answerable if r["text"]]
+    result["exact_match"] = _mean(exact_match(r["text"], r["q"].answers) for r in answerable)
+    result["f1"] = _mean(f1(r["text"], r["q"].answers) for r in answerable)
+    result["contains_gold"] = _mean(contains_gold(r["text"], r["q"].answers) for r in answerable)
+    result["contains_gold_when_answered"] = _mean(contains_gold(r["text"], r["q"].answers) for r in answered)
+    result["answered_share"] = _mean(bool(r["text"]) for r in rows)
+    if any(not r["q"].answerable for r in rows):
+        result.update(_abstention(rows, answerer.settings.abstain_below))
+    seconds = sorted(r["seconds"] for r in rows)
+    result["latency_p50_ms"] = round(1000 * seconds[len(seconds) // 2], 1)
+    result["latency_p95_ms"] = round(1000 * seconds[int(len(seconds) * 0.95)], 1)
+    return result
+
+
+def _abstention(rows: list[dict], configured: float) -> dict:
+    """Accuracy on HasAns (answered and gold found) / NoAns (abstained) at the configured threshold, plus the
+    threshold that maximises accuracy on the even-numbered half, reported on the odd half."""
+    def correct(row, threshold):
+        answered = row["answer"].evidence_score >= threshold and bool(row["text"])
+        if row["q"].answerable:
+            return answered and contains_gold(row["text"], row["q"].answers) > 0
+        return not answered
+
+    def accuracy(part, threshold):
+        return _mean(correct(r, threshold) for r in part)
+
+    has = [r for r in rows if r["q"].answerable]
+    no = [r for r in rows if not r["q"].answerable]
+    tune, hold = rows[0::2], rows[1::2]
+    grid = [round(0.3 + 0.01 * i, 2) for i in range(50)]
+    best = max(grid, key=lambda t: accuracy(tune, t))
+    return {
+        "hasans_accuracy": accuracy(has, configured), "noans_accuracy": accuracy(no, configured),
+        "overall_accuracy": accuracy(rows, configured), "abstain_below": configured,
+        "calibrated_abstain_below": best, "heldout_accuracy_at_calibrated": accuracy(hold, best),
+        "heldout_hasans_accuracy_at_calibrated": accuracy([r for r in hold if r["q"].answerable], best),
+        "heldout_noans_accuracy_at_calibrated": accuracy([r for r in hold if not r["q"].answerable], best),
+        "abstention_precision": _mean(not r["q"].answerable for r in rows if not r["text"]),
+        "abstention_recall": _mean(not r["text"] for r in no),
+    }
+
+
+def _mean(values) -> float:
+    values = list(values)
+    return round(statistics.fmean(float(v) for v in values), 4) if values else 0.0
