@@ -1,0 +1,17 @@
+"""`rag bench query` prints latency for each method and the approximate index's recall."""
+
+import json
+
+from tests.evals.test_retrieval_cli import _beir
+from tests.ingest.test_cli import rag
+
+
+def test_bench_query_reports_latency_per_method_and_ann_recall(tmp_path):
+    folder = _beir(tmp_path / "tiny")
+    result = rag(["bench", "query", "--source", str(folder), "--sizes", "500", "--ann-size", "3000",
+                  "--queries", "3"], tmp_path / ".rag")
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    for method in ("lexical", "dense", "hybrid"):
+        assert report["sizes"]["500"][method]["p95_ms"] > 0
+    assert report["ann"]["recall@10"] == 1.0 and report["ann"]["factory"] == "IDMap2,Flat"
