@@ -5,15 +5,30 @@ from __future__ import annotations
 import json
 
 import typer
+from rich.markup import escape
 
 from rag.answering import ExtractiveAnswerer, describe_source
 from rag.cli.context import context
+from rag.conversation import last_standalone, record_turn, standalone_question, start_session
 from rag.judge import EvidenceAlignmentJudge
 from rag.retrieval import HybridRetriever
 
 
+ANSWERER_NOTICE = "[dim]answerer: extractive (offline; no GGUF model configured)[/]"
+
+
 def register(app: typer.Typer) -> None:
     app.command("ask")(ask)
+    app.command("chat")(chat)
+
+
+def _answerer(app, collection: str | None, mode: str | None) -> ExtractiveAnswerer:
+    settings = app.settings.answer if mode is None else app.settings.answer.model_copy(update={"mode": mode})
+    if settings.mode not in ("flag", "strip", "abstain"):
+        raise typer.BadParameter("use flag, strip or abstain", param_hint="--mode")
+    retriever = HybridRetriever.open(app.store, app.settings, app.embedder,
+                                     collection or app.settings.default_collection)
+    return ExtractiveAnswerer(retriever, app.embedder, EvidenceAlignmentJudge(app.embedder), settings)
 
 
 def ask(
@@ -26,18 +41,51 @@ def ask(
 ) -> None:
     """Answer from your documents only, citing each sentence's source."""
     app = context(ctx)
-    settings = app.settings.answer if mode is None else app.settings.answer.model_copy(update={"mode": mode})
-    if settings.mode not in ("flag", "strip", "abstain"):
-        raise typer.BadParameter("use flag, strip or abstain", param_hint="--mode")
-    retriever = HybridRetriever.open(app.store, app.settings, app.embedder,
-                                     collection or app.settings.default_collection)
-    answerer = ExtractiveAnswerer(retriever, app.embedder, EvidenceAlignmentJudge(app.embedder), settings)
-    answer = answerer.answer(question, k=k or None)
+    answer = _answerer(app, collection, mode).answer(question, k=k or None)
     if as_json:
         print(json.dumps(answer.to_json(), indent=2, default=str))
         return
+    app.console.print(ANSWERER_NOTICE)
+    print_answer(app.console, answer)
+
+
+def chat(
+    ctx: typer.Context,
+    collection: str = typer.Option(None, "--collection", "-c", help="Default: RAG_DEFAULT_COLLECTION."),
+    mode: str = typer.Option(None, "--mode", help="flag | strip | abstain (default: RAG_ANSWER__MODE)."),
+) -> None:
+    """An interactive session: follow-up questions are made standalone; the session is stored."""
+    app = context(ctx)
+    answerer = _answerer(app, collection, mode)
     console = app.console
-    console.print("[dim]answerer: extractive (offline; no GGUF model configured)[/]")
+    console.print(f"{ANSWERER_NOTICE}\n[dim]Ask about collection {answerer.retriever.collection.name!r}. "
+                  "/new starts a new chat, /quit (or Ctrl-D) ends.[/]")
+    session_id = None
+    while True:
+        try:
+            question = console.input("[bold]you>[/] ").strip()
+        except (EOFError, KeyboardInterrupt):
+            break
+        if question in ("/quit", "/exit"):
+            break
+        if question == "/new":
+            session_id = None
+            console.print("[dim]new chat[/]")
+            continue
+        if not question:
+            continue
+        if session_id is None:
+            session_id = start_session(app.store, answerer.retriever.collection.id, question)
+        standalone = standalone_question(question, last_standalone(app.store, session_id))
+        if standalone != question:
+            console.print(f"[dim](searching for: {standalone})[/]", highlight=False)
+        answer = answerer.answer(standalone)
+        record_turn(app.store, session_id, question, standalone, answer)
+        print_answer(console, answer)
+        console.print()
+
+
+def print_answer(console, answer) -> None:
     if answer.abstained:
         console.print(f"[bold]{answer.answer}[/]")
         if answer.closest:
@@ -47,7 +95,8 @@ def ask(
         return
     for sentence in answer.sentences:
         mark = "" if sentence.supported else "  [yellow](not supported by its source)[/]"
-        console.print(f"{sentence.text} [bold]\\[{', '.join(map(str, sentence.cited))}][/]{mark}", highlight=False)
+        console.print(f"{escape(sentence.text)} [bold]\\[{', '.join(map(str, sentence.cited))}][/]{mark}",
+                      highlight=False)
     console.print(f"\ngroundedness {answer.groundedness:.2f}\n\nSources:")
     for citation in answer.citations:
         support = next((s.evidence for s in answer.sentences if citation.number in s.cited), "")

@@ -1,0 +1,64 @@
+"""Conversations: follow-up questions made standalone before retrieval, and chat sessions kept in the store.
+
+Without a generative model the rewrite is a heuristic: a follow-up that leans on the previous turn
+(a pronoun or demonstrative such as "it", "they", "that", or very few content words of its own) gets the
+previous standalone question's content words that it lacks appended in brackets. "When was it invented?"
+after "Who invented the Fresnel lens?" retrieves with "When was it invented? (fresnel lens)". A question
+that stands on its own is left as it is.
+"""
+
+from __future__ import annotations
+
+import re
+
+from sqlalchemy import select
+
+from rag.answering import Answer
+from rag.store import Store
+from rag.store.models import ChatMessage, ChatSession
+from rag.text import content_words
+
+ANAPHORA = frozenset("it its they them their theirs this that these those he him his she her hers there "
+                     "then such same one ones former latter".split())
+_WORD = re.compile(r"[A-Za-z']+")
+
+
+def standalone_question(question: str, previous: str | None) -> str:
+    """The question to retrieve with, given the previous standalone question (None for the first)."""
+    if not previous:
+        return question
+    words = {w.lower() for w in _WORD.findall(question)}
+    own = content_words(question) - ANAPHORA
+    if not (words & ANAPHORA) and len(own) >= 3:
+        return question
+    carried = [w for w in dict.fromkeys(m.lower() for m in _WORD.findall(previous))
+               if w in content_words(previous) and w not in own and w not in ANAPHORA]
+    return f"{question} ({' '.join(carried)})" if carried else question
+
+
+def start_session(store: Store, collection_id: int, title: str) -> int:
+    with store.session() as session:
+        chat = ChatSession(collection_id=collection_id, title=title[:200])
+        session.add(chat)
+        session.flush()
+        return chat.id
+
+
+def record_turn(store: Store, session_id: int, question: str, standalone: str, answer: Answer) -> None:
+    with store.session() as session:
+        session.add(ChatMessage(session_id=session_id, role="user", content=question, standalone=standalone))
+        session.add(ChatMessage(session_id=session_id, role="assistant", content=answer.answer,
+                                answer=answer.to_json()))
+
+
+def last_standalone(store: Store, session_id: int) -> str | None:
+    with store.session() as session:
+        return session.scalar(
+            select(ChatMessage.standalone).where(ChatMessage.session_id == session_id, ChatMessage.role == "user")
+            .order_by(ChatMessage.id.desc()).limit(1))
+
+
+def list_sessions(store: Store, collection_id: int) -> list[ChatSession]:
+    with store.session() as session:
+        return list(session.scalars(select(ChatSession).where(ChatSession.collection_id == collection_id)
+                                    .order_by(ChatSession.id.desc())))
