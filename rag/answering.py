@@ -54,6 +54,7 @@ class Answer:
     timings: dict[str, float] = field(default_factory=dict)
     closest: list[Citation] = field(default_factory=list)  # shown with an abstention
     evidence_score: float = 0.0  # the best sentence's evidence score (what abstention compares)
+    warnings: list[str] = field(default_factory=list)  # e.g. citations removed, answer cut at the token limit
 
     def to_json(self) -> dict:
         return asdict(self)
@@ -89,6 +90,22 @@ def apply_mode(question: str, checked: list[AnswerSentence], citations: list[Cit
                   answerer, timings)
 
 
+def rank_sentences(question: str, hits: list[Hit], embedder: Embedder) -> list[tuple[float, str, int, np.ndarray]]:
+    """(evidence score, sentence, source number, vector) for the sentences that could answer, best first.
+
+    The best score is the evidence strength that abstention compares with `abstain_below`."""
+    asked = {stem(w) for w in content_words(question)}
+    pieces = [(hit.text[s:e], number) for number, hit in enumerate(hits, 1) for s, e in sentences(hit.text)
+              if _can_answer(hit.text[s:e], asked)]
+    if not pieces:
+        return []
+    vectors = embedder.embed([question] + [p for p, _ in pieces])
+    cosines = vectors[1:] @ vectors[0]
+    scored = [(W_COSINE * float(c) + W_COVERAGE * coverage(question, text), text, n, v)
+              for (text, n), c, v in zip(pieces, cosines, vectors[1:])]
+    return sorted(scored, key=lambda x: -x[0])
+
+
 class ExtractiveAnswerer:
     name = "extractive"
 
@@ -105,7 +122,7 @@ class ExtractiveAnswerer:
         timings["retrieve_s"] = time.perf_counter() - started
         citations = citations_for(hits)
         t = time.perf_counter()
-        candidates = self._score_sentences(question, hits)
+        candidates = rank_sentences(question, hits, self.embedder)
         timings["select_s"] = time.perf_counter() - t
         evidence = candidates[0][0] if candidates else 0.0
         if evidence < self.settings.abstain_below:
@@ -121,19 +138,6 @@ class ExtractiveAnswerer:
         answer = apply_mode(question, checked, citations, self.settings, self.name, timings)
         answer.evidence_score = round(evidence, 4)
         return answer
-
-    def _score_sentences(self, question: str, hits: list[Hit]) -> list[tuple[float, str, int, np.ndarray]]:
-        """(score, sentence, source number, vector), best first."""
-        asked = {stem(w) for w in content_words(question)}
-        pieces = [(hit.text[s:e], number) for number, hit in enumerate(hits, 1) for s, e in sentences(hit.text)
-                  if _can_answer(hit.text[s:e], asked)]
-        if not pieces:
-            return []
-        vectors = self.embedder.embed([question] + [p for p, _ in pieces])
-        cosines = vectors[1:] @ vectors[0]
-        scored = [(W_COSINE * float(c) + W_COVERAGE * coverage(question, text), text, n, v)
-                  for (text, n), c, v in zip(pieces, cosines, vectors[1:])]
-        return sorted(scored, key=lambda x: -x[0])
 
     def _choose(self, candidates):
         """The best sentence and those close to it in score, without near-duplicates, in source order."""

@@ -28,3 +28,11 @@ class ParseError(RagError):
         super().__init__(f"{path}: {reason}")
         self.path = path
         self.reason = reason
+
+
+class ModelError(RagError):
+    """A generation model cannot be found, loaded or used."""
+
+
+class ContextOverflowError(RagError):
+    """A prompt and its answer do not fit the model's context window."""

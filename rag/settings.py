@@ -66,6 +66,31 @@ class AnswerSettings(BaseModel):
     max_sentences: int = Field(3, ge=1, description="Extractive answerer: sentences in an answer.")
 
 
+class GeneratorSettings(BaseModel):
+    model_path: str = Field(
+        "", description="A GGUF chat model. Empty: the pulled default model when present, else the extractive "
+        "answerer.")
+    # The documented default model that `rag models pull` fetches: Qwen2.5-0.5B-Instruct at Q4_K_M, the
+    # publisher's own GGUF. Size and SHA-256 as published on the file's Hugging Face page (Git LFS pointer).
+    hub_url: str = "https://huggingface.co"
+    repo: str = "Qwen/Qwen2.5-0.5B-Instruct-GGUF"
+    file: str = "qwen2.5-0.5b-instruct-q4_k_m.gguf"
+    revision: str = "main"
+    sha256: str = "74a4da8c9fdbcd15bd1f6d01d621410d31c6fc00986f5eb687824e7b93d7a9db"
+    context_tokens: int = Field(4096, ge=256, description="Context window (prompt + answer).")
+    max_tokens: int = Field(384, ge=16, description="Longest answer in tokens.")
+    threads: int = Field(0, ge=0, description="CPU threads; 0 = all cores.")
+    gpu_layers: int = Field(-1, description="Layers offloaded to a GPU when one is present; -1 = all.")
+    seed: int = Field(42, ge=1, description="Sampling seed: the same question gets the same answer.")
+    temperature: float = Field(0.2, ge=0)
+    top_p: float = Field(0.95, gt=0, le=1)
+    top_k: int = Field(40, ge=0)
+    repeat_penalty: float = Field(1.1, gt=0)
+    lora_path: str = Field("", description="A LoRA adapter (GGUF) applied to the model.")
+    chat_template: str = Field("", description="Overrides the GGUF's chat template (Jinja, sandboxed).")
+    grammar: bool = Field(True, description="Enforce citations with a per-query grammar; off: checked after.")
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="RAG_",
@@ -85,6 +110,7 @@ class Settings(BaseSettings):
     ingest: IngestSettings = IngestSettings()
     retrieval: RetrievalSettings = RetrievalSettings()
     answer: AnswerSettings = AnswerSettings()
+    generator: GeneratorSettings = GeneratorSettings()
 
     @property
     def resolved_database_url(self) -> str:
@@ -95,3 +121,7 @@ class Settings(BaseSettings):
     @property
     def index_dir(self) -> Path:
         return self.data_dir / "index"
+
+    @property
+    def models_dir(self) -> Path:
+        return self.data_dir / "models"

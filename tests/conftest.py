@@ -105,3 +105,11 @@ def database_url(request, tmp_path):
         connection.execute(text(f"CREATE DATABASE {name}"))
     engine.dispose()
     return url.rsplit("/", 1)[0] + f"/{name}"
+
+
+@pytest.fixture(scope="session")
+def tiny_gguf(tmp_path_factory) -> Path:
+    """A random-weight llama model (~0.6 MB) with a tokenizer and a ChatML template (evals/synthetic_gguf.py)."""
+    from evals.synthetic_gguf import write_model
+
+    return write_model(tmp_path_factory.mktemp("gguf") / "tiny.gguf")

@@ -26,12 +26,13 @@ def _root(ctx: typer.Context) -> None:
 
 
 def _register_builtin() -> None:
-    from rag.cli import ask, doctor, index_commands, library
+    from rag.cli import ask, doctor, index_commands, library, models_commands
 
     ask.register(app)
     doctor.register(app)
     index_commands.register(app)
     library.register(app)
+    models_commands.register(app)
 
 
 def _register_plugins() -> None:

@@ -7,14 +7,12 @@ import json
 import typer
 from rich.markup import escape
 
-from rag.answering import ExtractiveAnswerer, describe_source
+from rag.answerers import build_answerer, describe
+from rag.answering import describe_source
 from rag.cli.context import context
 from rag.conversation import last_standalone, record_turn, standalone_question, start_session
-from rag.judge import EvidenceAlignmentJudge
+from rag.generative_answerer import GenerativeAnswerer
 from rag.retrieval import HybridRetriever
-
-
-ANSWERER_NOTICE = "[dim]answerer: extractive (offline; no GGUF model configured)[/]"
 
 
 def register(app: typer.Typer) -> None:
@@ -22,13 +20,23 @@ def register(app: typer.Typer) -> None:
     app.command("chat")(chat)
 
 
-def _answerer(app, collection: str | None, mode: str | None) -> ExtractiveAnswerer:
+def _answerer(app, collection: str | None, mode: str | None):
     settings = app.settings.answer if mode is None else app.settings.answer.model_copy(update={"mode": mode})
     if settings.mode not in ("flag", "strip", "abstain"):
         raise typer.BadParameter("use flag, strip or abstain", param_hint="--mode")
     retriever = HybridRetriever.open(app.store, app.settings, app.embedder,
                                      collection or app.settings.default_collection)
-    return ExtractiveAnswerer(retriever, app.embedder, EvidenceAlignmentJudge(app.embedder), settings)
+    return build_answerer(app.settings, retriever, app.embedder, settings)
+
+
+def _answer(answerer, console, question: str, k: int | None = None, stream: bool = True):
+    """Streams a generated answer as it is written (the verified version follows); extractive answers are
+    composed at once."""
+    if not (stream and isinstance(answerer, GenerativeAnswerer)):
+        return answerer.answer(question, k=k), False
+    answer = answerer.answer(question, k=k, on_text=lambda piece: console.out(piece, end="", highlight=False))
+    console.out("")
+    return answer, True
 
 
 def ask(
@@ -41,12 +49,14 @@ def ask(
 ) -> None:
     """Answer from your documents only, citing each sentence's source."""
     app = context(ctx)
-    answer = _answerer(app, collection, mode).answer(question, k=k or None)
+    answerer = _answerer(app, collection, mode)
     if as_json:
+        answer, _ = _answer(answerer, app.console, question, k or None, stream=False)
         print(json.dumps(answer.to_json(), indent=2, default=str))
         return
-    app.console.print(ANSWERER_NOTICE)
-    print_answer(app.console, answer)
+    app.console.print(f"[dim]{escape(describe(answerer))}[/]")
+    answer, streamed = _answer(answerer, app.console, question, k or None)
+    print_answer(app.console, answer, streamed)
 
 
 def chat(
@@ -58,7 +68,8 @@ def chat(
     app = context(ctx)
     answerer = _answerer(app, collection, mode)
     console = app.console
-    console.print(f"{ANSWERER_NOTICE}\n[dim]Ask about collection {answerer.retriever.collection.name!r}. "
+    console.print(f"[dim]{escape(describe(answerer))}[/]")
+    console.print(f"[dim]Ask about collection {answerer.retriever.collection.name!r}. "
                   "/new starts a new chat, /quit (or Ctrl-D) ends.[/]")
     session_id = None
     while True:
@@ -79,13 +90,19 @@ def chat(
         standalone = standalone_question(question, last_standalone(app.store, session_id))
         if standalone != question:
             console.print(f"[dim](searching for: {standalone})[/]", highlight=False)
-        answer = answerer.answer(standalone)
+        answer, streamed = _answer(answerer, console, standalone)
         record_turn(app.store, session_id, question, standalone, answer)
-        print_answer(console, answer)
+        print_answer(console, answer, streamed)
         console.print()
 
 
-def print_answer(console, answer) -> None:
+def print_answer(console, answer, streamed: bool = False) -> None:
+    """The verified answer: each sentence with its sources (unsupported ones marked), then the sources with
+    the sentence that supports each. After a streamed draft, the verified sentences are shown again."""
+    if streamed:
+        console.print("\n[dim]verified:[/]")
+    for warning in answer.warnings:
+        console.print(f"[yellow]note:[/] {escape(warning)}", highlight=False)
     if answer.abstained:
         console.print(f"[bold]{answer.answer}[/]")
         if answer.closest:
