@@ -12,8 +12,10 @@ install:
 
 run: install
 	$(RAG) doctor
+	$(RAG) models pull --if-online
 	$(RAG) ingest data/sample --collection sample
 	$(RAG) docs list --collection sample
+	$(RAG) ask "How many days of paid annual leave do employees get?" --collection sample
 
 test: install
 	@scripts/system-deps.sh

@@ -53,7 +53,8 @@ def _synthetic_collection(store: Store, settings, name: str, n: int, sentences: 
         docs = [{"collection_id": coll.id, "source": f"/synthetic/{name}/{i}", "sha256": "-", "size": 0,
                  "mtime_ns": 0, "status": "ingested", "title": f"doc {i}"} for i in range(n // 10)]
         session.execute(insert(Document), docs)
-        first_doc = session.query(Document.id).filter(Document.collection_id == coll.id).order_by(Document.id).first()[0]
+        first_doc = session.query(Document.id).filter(Document.collection_id == coll.id) \
+            .order_by(Document.id).first()[0]
         rows = [{"document_id": first_doc + i // 10, "ordinal": i % 10,
                  "text": f"{sentences[i % len(sentences)]} {sentences[(i * 7 + 3) % len(sentences)]}",
                  "char_start": 0, "char_end": 0, "token_count": 0, "content_hash": f"s{i}"} for i in range(n)]
@@ -62,7 +63,8 @@ def _synthetic_collection(store: Store, settings, name: str, n: int, sentences: 
     with store.session() as session:
         ids = np.sort(store.collection_chunk_ids(session, coll.id))
     index = CollectionIndex(store, settings, coll, None, None)
-    index.index = FaissIndex.build(dim, ids, clustered_vectors(n, dim, rng), choose_factory(n, settings.index.flat_max_vectors),
+    index.index = FaissIndex.build(dim, ids, clustered_vectors(n, dim, rng),
+                                   choose_factory(n, settings.index.flat_max_vectors),
                                    nprobe=settings.index.ivf_nprobe, use_gpu=settings.index.use_gpu)
     index._write(index.index)
     return coll
@@ -70,7 +72,8 @@ def _synthetic_collection(store: Store, settings, name: str, n: int, sentences: 
 
 def _percentiles(seconds: list[float]) -> dict:
     values = sorted(seconds)
-    return {"p50_ms": round(1000 * values[len(values) // 2], 2), "p95_ms": round(1000 * values[int(len(values) * .95)], 2)}
+    return {"p50_ms": round(1000 * values[len(values) // 2], 2),
+            "p95_ms": round(1000 * values[int(len(values) * .95)], 2)}
 
 
 def bench_query(
@@ -79,8 +82,13 @@ def bench_query(
     sizes: str = typer.Option("10000,100000", help="Collection sizes in chunks."),
     ann_size: int = typer.Option(1_000_000, help="Vectors for the approximate-index check (0: skip)."),
     queries: int = typer.Option(200, help="Queries per measurement."),
+    answers: Path = typer.Option(Path("data/sample"), help="Documents for extractive-answer latency ('' skips)."),
+    llm_shape: str = typer.Option("0.5b", help="Random-weight GGUF shape for llama.cpp speed: "
+                                  "0.5b, 1.5b, tiny, or none."),
+    llm_tokens: int = typer.Option(64, help="Tokens decoded per llama.cpp measurement."),
 ) -> None:
-    """Retrieval latency p50/p95 per method and size; IVF recall@10 and p95 at ann_size vectors."""
+    """Retrieval latency p50/p95 per method and size; IVF recall@10 and p95 at ann_size vectors; extractive
+    first-answer latency; llama.cpp prompt/decode tokens/s (bare, ours, ours with the citation grammar)."""
     app = context(ctx)
     rng = np.random.default_rng(0)
     texts = [json.loads(l)["text"] for l in open(source / "queries.jsonl", encoding="utf-8")][:queries]
@@ -98,10 +106,34 @@ def bench_query(
             result["sizes"][n] = {m: _time(lambda q: retriever.retrieve(q, method=m), texts)
                                   for m in ("lexical", "dense", "hybrid")}
             result["sizes"][n]["factory"] = retriever.index.index.factory
+        if str(answers) not in ("", "."):
+            result["extractive_answer"] = _answer_latency(app, settings, answers)
     result["query_embedding"] = _time(lambda q: app.embedder.embed([q]), texts)
     if ann_size:
         result["ann"] = _ann(ann_size, dim, rng, settings.index.ivf_nprobe, queries)
+    if llm_shape != "none":
+        from evals.bench_generation import bench_llm
+
+        result["llama_cpp"] = bench_llm(app.settings.data_dir / "bench-models", llm_shape, llm_tokens)
     print(json.dumps(result, indent=2))
+
+
+SAMPLE_QUESTIONS = ["How many days of paid annual leave do employees get?",
+                    "When will the map tile server be offline?", "How long is the synodic month?",
+                    "Who decoded the waggle dance?", "What drives the water cycle?", "What is the capital of Australia?"]
+
+
+def _answer_latency(app, settings, folder: Path) -> dict:
+    """Question to finished answer with the extractive answerer on the given documents (sample questions)."""
+    from ingest.pipeline import Ingester
+    from rag.answering import ExtractiveAnswerer
+    from rag.judge import EvidenceAlignmentJudge
+
+    store = Store.open(settings.resolved_database_url)
+    Ingester(settings, store, app.embedder).run([folder], "answers")
+    retriever = HybridRetriever.open(store, settings, app.embedder, "answers")
+    answerer = ExtractiveAnswerer(retriever, app.embedder, EvidenceAlignmentJudge(app.embedder), settings.answer)
+    return {"documents": str(folder), **_time(answerer.answer, SAMPLE_QUESTIONS * 5)}
 
 
 class _FixedQueries:

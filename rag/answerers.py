@@ -5,7 +5,7 @@ Used by every entry point (CLI, UI, evaluation) so that all of them say the same
 
 from __future__ import annotations
 
-from rag.answering import ExtractiveAnswerer
+from rag.answering import Answerer, ExtractiveAnswerer
 from rag.embedder import Embedder
 from rag.generation import Generator, LlamaCppGenerator
 from rag.generative_answerer import GenerativeAnswerer
@@ -17,7 +17,7 @@ from rag.settings import AnswerSettings, Settings
 
 def build_answerer(settings: Settings, retriever: Retriever, embedder: Embedder,
                    answer: AnswerSettings | None = None, generator: Generator | None = None
-                   ) -> ExtractiveAnswerer | GenerativeAnswerer:
+                   ) -> Answerer:
     answer = answer or settings.answer
     judge = EvidenceAlignmentJudge(embedder)
     if generator is None:
@@ -28,7 +28,7 @@ def build_answerer(settings: Settings, retriever: Retriever, embedder: Embedder,
     return GenerativeAnswerer(retriever, generator, embedder, judge, answer, settings.generator)
 
 
-def describe(answerer) -> str:
+def describe(answerer: Answerer) -> str:
     """One line saying which answerer is active (shown by the CLI and the UI)."""
     if isinstance(answerer, GenerativeAnswerer):
         grammar = "citations enforced by grammar" if answerer.generation.grammar else "citations checked after"

@@ -10,6 +10,7 @@ from __future__ import annotations
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 
@@ -58,6 +59,12 @@ class Answer:
 
     def to_json(self) -> dict:
         return asdict(self)
+
+
+class Answerer(Protocol):
+    name: str
+
+    def answer(self, question: str, k: int | None = None, filters: Filters | None = None) -> Answer: ...
 
 
 def citations_for(hits: list[Hit]) -> list[Citation]:

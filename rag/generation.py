@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Protocol
 
 from rag.errors import ContextOverflowError, ModelError
+from rag.llama_sampling import generate_tokens
 from rag.settings import GeneratorSettings
 
 
@@ -61,6 +62,7 @@ class LlamaCppGenerator:
         self.settings = settings
         self.name = f"llama.cpp:{self.model_path.name}"
         self.context_tokens = settings.context_tokens
+        self.generated_tokens = 0  # tokens of the last stream (for benchmarks)
 
     @cached_property
     def llm(self):
@@ -130,32 +132,29 @@ class LlamaCppGenerator:
 
     def stream(self, prompt: Prompt, *, grammar: str | None = None, max_tokens: int = 256,
                stop: tuple[str, ...] = ()) -> Iterator[str]:
-        # Why our own loop over Llama.generate and not create_completion(stream=True): the latter's
-        # incremental decoding stalls for tens of seconds on tokens that end inside a UTF-8 character
-        # (measured here); an incremental UTF-8 decoder does the same job in microseconds.
+        # Why not create_completion(stream=True): its incremental decoding stalls for tens of seconds on tokens
+        # that end inside a UTF-8 character (measured); an incremental UTF-8 decoder does it in microseconds.
         import llama_cpp
 
         tokens = self.render(prompt)
         check_fits(self.name, len(tokens), max_tokens, self.context_tokens)
         llm = self.llm
-        llm.set_seed(self.settings.seed)
         decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
         held = StopHolder(stop)
-        generated = llm.generate(
-            tokens, top_k=self.settings.top_k, top_p=self.settings.top_p, temp=self.settings.temperature,
-            repeat_penalty=self.settings.repeat_penalty,
-            grammar=llama_cpp.LlamaGrammar.from_string(grammar, verbose=False) if grammar else None)
-        for count, token in enumerate(generated, 1):
-            if llama_cpp.llama_vocab_is_eog(llm._model.vocab, token):  # noqa: SLF001
-                break
-            text = decoder.decode(llm.detokenize([token]))
-            piece, stopped = held.feed(text)
-            if piece:
-                yield piece
-            if stopped or count >= max_tokens:
-                break
-        else:
-            stopped = False
+        generated = generate_tokens(llm, tokens, self.settings, grammar)
+        self.generated_tokens, stopped = 0, False
+        try:
+            for count, token in enumerate(generated, 1):
+                if llama_cpp.llama_vocab_is_eog(llm._model.vocab, token):  # noqa: SLF001
+                    break
+                self.generated_tokens = count
+                piece, stopped = held.feed(decoder.decode(llm.detokenize([token])))
+                if piece:
+                    yield piece
+                if stopped or count >= max_tokens:
+                    break
+        finally:
+            generated.close()
         if not stopped and (rest := held.flush() + decoder.decode(b"", final=True)):
             yield rest
 

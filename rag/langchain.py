@@ -14,7 +14,7 @@ from langchain_core.retrievers import BaseRetriever
 from langchain_core.runnables import RunnableLambda
 from pydantic import ConfigDict
 
-from rag.answering import ExtractiveAnswerer
+from rag.answering import Answerer
 from rag.retrieval import Hit, HybridRetriever
 
 
@@ -41,6 +41,6 @@ class GroundworkRetriever(BaseRetriever):
         return [to_document(hit) for hit in self.retriever.retrieve(query, k=kwargs.get("k", self.k))]
 
 
-def answer_runnable(answerer: ExtractiveAnswerer) -> RunnableLambda:
+def answer_runnable(answerer: Answerer) -> RunnableLambda:
     """question (str) -> {"answer", "abstained", "groundedness", "citations": [...], ...} (Answer.to_json())."""
     return RunnableLambda(lambda question: answerer.answer(question).to_json(), name="groundwork_answer")
