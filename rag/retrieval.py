@@ -102,8 +102,7 @@ class HybridRetriever:
         k = k or self.settings.k
         wanted = max(self.settings.candidates, k) * (4 if filters else 1)
         dense = self._dense(query, wanted) if method in ("hybrid", "dense") else []
-        lexical = [i for i, _ in self.store.lexical_search(self.collection.id, query, wanted)] \
-            if method in ("hybrid", "lexical") else []
+        lexical = self._lexical(query, wanted) if method in ("hybrid", "lexical") else []
         fused = fuse([(dense, self.settings.dense_weight), (lexical, self.settings.lexical_weight)],
                      self.settings.rrf_k)
         hits = self._load(fused, dense, lexical, filters)
@@ -114,6 +113,11 @@ class HybridRetriever:
         if self.settings.neighbors:
             self._add_neighbours(hits)
         return hits
+
+    def _lexical(self, query: str, n: int) -> list[int]:
+        size = len(self.index.index) if self.index.index is not None else 0
+        share = self.settings.frequent_word_share if size >= self.settings.large_collection else 0.0
+        return [i for i, _ in self.store.lexical_search(self.collection.id, query, n, frequent_share=share)]
 
     def _dense(self, query: str, n: int) -> list[int]:
         if self.index.index is None or len(self.index.index) == 0:

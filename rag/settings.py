@@ -56,6 +56,10 @@ class RetrievalSettings(BaseModel):
     max_chunks_per_document: int = Field(0, ge=0, description="0 = no limit.")
     mmr_lambda: float = Field(1.0, ge=0, le=1, description="1 = pure relevance; lower diversifies (MMR).")
     neighbors: int = Field(0, ge=0, description="Adjacent chunks added to each hit as context.")
+    frequent_word_share: float = Field(
+        0.03, ge=0, le=1, description="In collections of at least LARGE_COLLECTION chunks, words found in more "
+        "than this share of chunks add to full-text scores but find no candidates alone (speed); 0 = off.")
+    large_collection: int = Field(50_000, ge=0, description="Chunks from which frequent_word_share applies.")
 
 
 class AnswerSettings(BaseModel):

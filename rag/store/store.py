@@ -49,6 +49,7 @@ class Store:
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
         connect_args = {"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000} if self.dialect == "sqlite" else {}
         self.engine: Engine = create_engine(url, connect_args=connect_args)
+        self._df_cache: dict[str, int] = {}
         if self.dialect == "sqlite":
             event.listen(self.engine, "connect", _sqlite_pragmas)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
@@ -95,8 +96,14 @@ class Store:
         return collection
 
     # -- lexical search ------------------------------------------------------------------------
-    def lexical_search(self, collection_id: int, query: str, k: int) -> list[tuple[int, float]]:
-        """Best-matching chunk ids by BM25 (SQLite FTS5) or ts_rank_cd (PostgreSQL); higher is better."""
+    def lexical_search(self, collection_id: int, query: str, k: int, frequent_share: float = 0.0
+                       ) -> list[tuple[int, float]]:
+        """Best-matching chunk ids by BM25 (SQLite FTS5) or ts_rank_cd (PostgreSQL); higher is better.
+
+        frequent_share > 0 (for large collections, SQLite): words found in more than that share of all chunks
+        still add to the score but bring no candidates of their own. Scoring BM25 for every chunk that holds
+        any query word is what makes FTS5 slow at 100k chunks; the rarer words find nearly the same top hits.
+        """
         words = list(dict.fromkeys(_WORD.findall(query.lower())))
         words = [w for w in words if w not in STOPWORDS] or words
         if not words:
@@ -114,9 +121,36 @@ class Store:
                 "JOIN chunks c ON c.id = chunks_fts.rowid JOIN documents d ON d.id = c.document_id "
                 "WHERE chunks_fts MATCH :q AND d.collection_id = :cid ORDER BY bm25(chunks_fts) LIMIT :k"
             )
-            params = {"q": " OR ".join(f'"{w}"' for w in words), "cid": collection_id, "k": k}
+            params = {"q": self._fts_query(words, frequent_share), "cid": collection_id, "k": k}
+            if not params["q"]:
+                return []
         with self.engine.connect() as connection:
             return [(int(row[0]), float(row[1])) for row in connection.execute(sql, params)]
+
+    def _fts_query(self, words: list[str], frequent_share: float) -> str:
+        def any_of(ws: list[str]) -> str:
+            return " OR ".join(f'"{w}"' for w in ws)
+
+        if not frequent_share:
+            return any_of(words)
+        total, df = self._document_frequencies(words)
+        present = [w for w in words if df[w]]
+        rare = [w for w in present if df[w] <= frequent_share * total] or sorted(present, key=df.get)[:2]
+        if len(rare) == len(present):
+            return any_of(present)
+        return f"({any_of(rare)}) AND ({any_of(present)})"
+
+    def _document_frequencies(self, words: list[str]) -> tuple[int, dict[str, int]]:
+        """Chunks in the full-text index, and how many hold each word (cached until the index changes)."""
+        with self.engine.connect() as connection:
+            total = connection.scalar(text("SELECT count(*) FROM chunks")) or 0
+            if self._df_cache.get("_total") != total:
+                self._df_cache = {"_total": total}
+            for word in words:
+                if word not in self._df_cache:
+                    self._df_cache[word] = connection.scalar(
+                        text("SELECT count(*) FROM chunks_fts WHERE chunks_fts MATCH :q"), {"q": f'"{word}"'})
+        return total, {w: self._df_cache[w] for w in words}
 
     # -- embeddings and the index's view of the database ---------------------------------------
     def collection_vectors(

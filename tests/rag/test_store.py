@@ -74,3 +74,20 @@ def test_unknown_collection_error_lists_the_known_ones(database_url):
 def test_unreachable_database_gives_a_clear_error():
     with pytest.raises(StoreError, match="RAG_DATABASE_URL"):
         Store.open("postgresql+psycopg://nobody@127.0.0.1:1/none")
+
+
+def test_frequent_words_score_but_find_no_candidates_alone(tmp_path):
+    store = Store.open(f"sqlite:///{tmp_path / 'db.sqlite'}")
+    texts = tuple(f"lighthouse keeper log entry {i}" for i in range(40)) + (
+        "The Fresnel lens of the lighthouse.", "A Fresnel lens in a museum.")
+    with store.session() as session:
+        coll, _ = _document(session, store, texts=texts)
+    exact = store.lexical_search(coll.id, "fresnel lighthouse", k=50)
+    pruned = store.lexical_search(coll.id, "fresnel lighthouse", k=50, frequent_share=0.5)
+    assert len(exact) == 42 and len(pruned) == 2  # "lighthouse" is in 41 of 42 chunks: it no longer finds alone
+    assert [i for i, _ in pruned] == [i for i, _ in exact[:2]]  # same top hits, same order
+    with store.session() as session:
+        assert "lighthouse" in session.get(Chunk, pruned[0][0]).text  # the frequent word still scores
+    # only frequent words: the two rarest still find candidates (here: exact search)
+    assert store.lexical_search(coll.id, "lighthouse keeper", k=50, frequent_share=0.5) == \
+        store.lexical_search(coll.id, "lighthouse keeper", k=50)
