@@ -5,6 +5,9 @@ Without a generative model the rewrite is a heuristic: a follow-up that leans on
 previous standalone question's content words that it lacks appended in brackets. "When was it invented?"
 after "Who invented the Fresnel lens?" retrieves with "When was it invented? (fresnel lens)". A question
 that stands on its own is left as it is.
+
+With a generative model the model rewrites the follow-up (`rewrite_with_model`), held by a grammar to one
+question on one line; the heuristic decides first whether a rewrite is needed at all.
 """
 
 from __future__ import annotations
@@ -34,6 +37,22 @@ def standalone_question(question: str, previous: str | None) -> str:
     carried = [w for w in dict.fromkeys(m.lower() for m in _WORD.findall(previous))
                if w in content_words(previous) and w not in own and w not in ANAPHORA]
     return f"{question} ({' '.join(carried)})" if carried else question
+
+
+REWRITE_SYSTEM = ("Rewrite the user's follow-up question so that it can be understood without the previous "
+                  "question: replace pronouns with what they refer to. Reply with the rewritten question only.")
+REWRITE_GRAMMAR = 'root ::= [A-Z0-9] [^\\n?]{0,200} "?"'
+
+
+def rewrite_with_model(generator, question: str, previous: str | None) -> str:
+    """The follow-up made standalone by the model; the question itself when no rewrite is needed."""
+    from rag.generation import Prompt
+
+    if standalone_question(question, previous) == question:
+        return question
+    prompt = Prompt(REWRITE_SYSTEM, f"Previous question: {previous}\nFollow-up question: {question}")
+    rewritten = "".join(generator.stream(prompt, grammar=REWRITE_GRAMMAR, max_tokens=96)).strip()
+    return rewritten if rewritten.endswith("?") and len(rewritten) > 3 else standalone_question(question, previous)
 
 
 def start_session(store: Store, collection_id: int, title: str) -> int:

@@ -65,6 +65,10 @@ class Hit:
     content_hash: str = field(default="", repr=False)
 
 
+class Reranker(Protocol):
+    def rerank(self, query: str, hits: list[Hit]) -> list[Hit]: ...
+
+
 class Retriever(Protocol):
     def retrieve(self, query: str, k: int | None = None, filters: Filters | None = None,
                  method: Method = "hybrid") -> list[Hit]: ...
@@ -81,12 +85,13 @@ def fuse(rankings: list[tuple[list[int], float]], rrf_k: int) -> dict[int, float
 
 class HybridRetriever:
     def __init__(self, store: Store, settings: RetrievalSettings, embedder: Embedder, collection: Collection,
-                 index: CollectionIndex):
+                 index: CollectionIndex, reranker: Reranker | None = None):
         self.store = store
         self.settings = settings
         self.embedder = embedder
         self.collection = collection
         self.index = index
+        self.reranker = reranker
 
     @classmethod
     def open(cls, store: Store, settings: Settings, embedder: Embedder, collection: str) -> HybridRetriever:
@@ -95,7 +100,13 @@ class HybridRetriever:
         from rag.collection_index import check_model
 
         check_model(coll, embedder.model_id)
-        return cls(store, settings.retrieval, embedder, coll, CollectionIndex.open(store, settings, coll))
+        reranker = None
+        if settings.retrieval.reranker:
+            from rag.reranker import CrossEncoderReranker
+
+            device = "cpu" if settings.embedding.device == "auto" else settings.embedding.device
+            reranker = CrossEncoderReranker(settings.retrieval.reranker, device)
+        return cls(store, settings.retrieval, embedder, coll, CollectionIndex.open(store, settings, coll), reranker)
 
     def retrieve(self, query: str, k: int | None = None, filters: Filters | None = None,
                  method: Method = "hybrid") -> list[Hit]:
@@ -107,6 +118,8 @@ class HybridRetriever:
                      self.settings.rrf_k)
         hits = self._load(fused, dense, lexical, filters)
         hits = self._limit_per_document(hits)
+        if self.reranker is not None:
+            hits = self.reranker.rerank(query, hits[: max(k, self.settings.rerank_candidates)])
         if self.settings.mmr_lambda < 1.0:
             hits = self._mmr(hits, k)
         hits = hits[:k]

@@ -60,6 +60,8 @@ class RetrievalSettings(BaseModel):
         0.03, ge=0, le=1, description="In collections of at least LARGE_COLLECTION chunks, words found in more "
         "than this share of chunks add to full-text scores but find no candidates alone (speed); 0 = off.")
     large_collection: int = Field(50_000, ge=0, description="Chunks from which frequent_word_share applies.")
+    reranker: str = Field("", description="A sentence-transformers CrossEncoder directory; empty = no reranking.")
+    rerank_candidates: int = Field(30, ge=1, description="Fused hits the reranker reorders before taking k.")
 
 
 class AnswerSettings(BaseModel):

@@ -10,7 +10,8 @@ from rich.markup import escape
 from rag.answerers import build_answerer, describe
 from rag.answering import describe_source
 from rag.cli.context import context
-from rag.conversation import last_standalone, record_turn, standalone_question, start_session
+from rag.conversation import (last_standalone, record_turn, rewrite_with_model, standalone_question,
+                              start_session)
 from rag.generative_answerer import GenerativeAnswerer
 from rag.retrieval import HybridRetriever
 
@@ -87,7 +88,9 @@ def chat(
             continue
         if session_id is None:
             session_id = start_session(app.store, answerer.retriever.collection.id, question)
-        standalone = standalone_question(question, last_standalone(app.store, session_id))
+        previous = last_standalone(app.store, session_id)
+        standalone = (rewrite_with_model(answerer.generator, question, previous)
+                      if isinstance(answerer, GenerativeAnswerer) else standalone_question(question, previous))
         if standalone != question:
             console.print(f"[dim](searching for: {standalone})[/]", highlight=False)
         answer, streamed = _answer(answerer, console, standalone)

@@ -70,3 +70,29 @@ def test_rag_chat_answers_follow_ups_at_the_prompt(tmp_path):
     assert "1973 Nobel Prize" in session.stdout.split("searching for:")[1]
     listed = subprocess.run(cli + ["collections", "list", "--json"], env=env, capture_output=True, text=True)
     assert json.loads(listed.stdout)[0]["name"] == "s"
+
+
+def test_a_configured_model_rewrites_follow_ups_and_standalone_questions_skip_it():
+    from rag.conversation import rewrite_with_model
+    from rag.generation import ScriptedGenerator
+
+    generator = ScriptedGenerator(["When was the Fresnel lens invented?"])
+    previous = "Who invented the Fresnel lens?"
+    assert rewrite_with_model(generator, "When was it invented?", previous) == "When was the Fresnel lens invented?"
+    assert "Follow-up question: When was it invented?" in generator.prompts[0].user and generator.grammars[0]
+    assert rewrite_with_model(generator, "How do honeybees find flowers?", previous) == \
+        "How do honeybees find flowers?"
+    assert len(generator.prompts) == 1  # no model call for a question that stands on its own
+
+
+def test_model_rewrites_obey_the_one_question_grammar(tiny_gguf):
+    from rag.conversation import REWRITE_GRAMMAR, rewrite_with_model
+    from rag.generation import LlamaCppGenerator
+    from rag.settings import GeneratorSettings
+
+    generator = LlamaCppGenerator(tiny_gguf, GeneratorSettings(context_tokens=512, temperature=1.0))
+    previous = "Who invented the Fresnel lens?"
+    rewritten = rewrite_with_model(generator, "When was it invented?", previous)
+    # a finished rewrite is one question on one line; one cut at the token limit falls back to the heuristic
+    assert "\n" not in rewritten and REWRITE_GRAMMAR
+    assert rewritten.endswith("?") or rewritten == standalone_question("When was it invented?", previous)
