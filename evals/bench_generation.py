@@ -62,7 +62,7 @@ def read_bandwidth(threads: int, megabytes: int = 1024, repeats: int = 5) -> flo
     return best
 
 
-def bench_llm(folder: Path, shape: str = "0.5b", tokens: int = 64, repeats: int = 3, threads: int = 0) -> dict:
+def bench_llm(folder: Path, shape: str = "0.5b", tokens: int = 128, repeats: int = 5, threads: int = 0) -> dict:
     threads = threads or len(os.sched_getaffinity(0))
     built = time.perf_counter()
     path = bench_model(folder, shape)

@@ -64,7 +64,7 @@ def _synthetic_collection(store: Store, settings, name: str, n: int, sentences: 
         ids = np.sort(store.collection_chunk_ids(session, coll.id))
     index = CollectionIndex(store, settings, coll, None, None)
     index.index = FaissIndex.build(dim, ids, clustered_vectors(n, dim, rng),
-                                   choose_factory(n, settings.index.flat_max_vectors),
+                                   choose_factory(n, settings.index.flat_max_vectors, settings.index.exact_storage),
                                    nprobe=settings.index.ivf_nprobe, use_gpu=settings.index.use_gpu)
     index._write(index.index)
     return coll
@@ -85,7 +85,7 @@ def bench_query(
     answers: Path = typer.Option(Path("data/sample"), help="Documents for extractive-answer latency ('' skips)."),
     llm_shape: str = typer.Option("0.5b", help="Random-weight GGUF shape for llama.cpp speed: "
                                   "0.5b, 1.5b, tiny, or none."),
-    llm_tokens: int = typer.Option(64, help="Tokens decoded per llama.cpp measurement."),
+    llm_tokens: int = typer.Option(128, help="Tokens decoded per llama.cpp measurement."),
 ) -> None:
     """Retrieval latency p50/p95 per method and size; IVF recall@10 and p95 at ann_size vectors; extractive
     first-answer latency; llama.cpp prompt/decode tokens/s (bare, ours, ours with the citation grammar)."""
@@ -120,7 +120,8 @@ def bench_query(
 
 SAMPLE_QUESTIONS = ["How many days of paid annual leave do employees get?",
                     "When will the map tile server be offline?", "How long is the synodic month?",
-                    "Who decoded the waggle dance?", "What drives the water cycle?", "What is the capital of Australia?"]
+                    "Who decoded the waggle dance?", "What drives the water cycle?",
+                    "What is the capital of Australia?"]
 
 
 def _answer_latency(app, settings, folder: Path) -> dict:

@@ -106,9 +106,9 @@ class CollectionIndex:
     # -- changing ------------------------------------------------------------------------------
     def ensure_index(self, dim: int) -> FaissIndex:
         if self.index is None:
-            self.index = FaissIndex.build(
-                dim, np.empty(0, np.int64), np.empty((0, dim), np.float32), "IDMap2,Flat", **self._options
-            )
+            exact = choose_factory(0, 1, self.settings.index.exact_storage)
+            self.index = FaissIndex.build(dim, np.empty(0, np.int64), np.empty((0, dim), np.float32), exact,
+                                          **self._options)
         return self.index
 
     def add(self, ids: np.ndarray, vectors: np.ndarray) -> None:
@@ -123,7 +123,8 @@ class CollectionIndex:
         """Persist atomically with a new manifest; reshapes (Flat <-> IVF) when the size calls for it."""
         if self.index is None:
             return None
-        if needs_reshape(self.index.factory, len(self.index), self.settings.index.flat_max_vectors):
+        if needs_reshape(self.index.factory, len(self.index), self.settings.index.flat_max_vectors,
+                         self.settings.index.exact_storage):
             return self.rebuild(self.store, self.settings, self.collection).manifest
         return self._write(self.index)
 
@@ -168,7 +169,7 @@ class CollectionIndex:
         if len(ids) == 0 and not collection.embedding_dim:
             return rebuilt
         dim = vectors.shape[1] if len(ids) else int(collection.embedding_dim)
-        factory = choose_factory(len(ids), settings.index.flat_max_vectors)
+        factory = choose_factory(len(ids), settings.index.flat_max_vectors, settings.index.exact_storage)
         rebuilt.index = FaissIndex.build(dim, ids, vectors, factory, **rebuilt._options)
         rebuilt._write(rebuilt.index)
         return rebuilt

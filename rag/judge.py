@@ -64,3 +64,10 @@ class EvidenceAlignmentJudge:
         rationale = (f"numbers not in the source: {', '.join(sorted(missing))}" if missing
                      else f"best sentence cosine {cosines[best]:.2f}, word coverage {cover:.2f}")
         return Verdict(supported, round(score, 4), source[start:end], start, end, rationale)
+
+
+def judge_text(judge: Judge, text: str, source: str) -> Verdict:
+    """A text of several sentences is as supported as its least supported sentence."""
+    parts = [text[s:e] for s, e in sentences(text)] or [text]
+    verdicts = [judge.judge(part, source) for part in parts]
+    return min(verdicts, key=lambda v: v.score)

@@ -14,7 +14,7 @@ def test_bench_query_reports_latency_per_method_and_ann_recall(tmp_path):
     report = json.loads(result.stdout)
     for method in ("lexical", "dense", "hybrid"):
         assert report["sizes"]["500"][method]["p95_ms"] > 0
-    assert report["ann"]["recall@10"] == 1.0 and report["ann"]["factory"] == "IDMap2,Flat"
+    assert report["ann"]["recall@10"] == 1.0 and report["ann"]["factory"] == "IDMap2,SQfp16"
     llm = report["llama_cpp"]
     assert llm["prompt_tok_s"] > 0 and llm["memory_read_gb_s"] > 0 and llm["bandwidth_bound_tok_s"] > 0
     assert all(v > 0 for v in llm["decode_tok_s"].values()) and 0 < llm["grammar_vs_bare"]

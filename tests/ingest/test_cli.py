@@ -24,7 +24,7 @@ def test_ingest_json_summary_then_index_commands(tmp_path):
     assert summary["ingested"] == 9 and summary["failed"] == []
     assert rag(["index", "verify"], data).returncode == 0
     info = json.loads(rag(["index", "info", "--json"], data).stdout)
-    assert info[0]["vectors"] == summary["chunks_added"] and info[0]["factory"] == "IDMap2,Flat"
+    assert info[0]["vectors"] == summary["chunks_added"] and info[0]["factory"] == "IDMap2,SQfp16"
     docs = json.loads(rag(["docs", "list", "-c", "sample", "--json"], data).stdout)
     assert len(docs) == 9 and all(d["status"] == "ingested" for d in docs)
 

@@ -18,11 +18,11 @@ def _build(kind, ids, vectors):
         index = NumpyIndex(DIM)
         index.add(ids, vectors)
         return index
-    factory = "IDMap2,Flat" if kind == "flat" else "IDMap2,IVF8,Flat"
+    factory = {"flat": "IDMap2,Flat", "fp16": "IDMap2,SQfp16", "ivf": "IDMap2,IVF8,Flat"}[kind]
     return FaissIndex.build(DIM, ids, vectors, factory, train_on=_vectors(400, seed=9), nprobe=8, use_gpu=False)
 
 
-@pytest.fixture(params=["numpy", "flat", "ivf"])
+@pytest.fixture(params=["numpy", "flat", "fp16", "ivf"])
 def kind(request):
     return request.param
 
@@ -70,8 +70,9 @@ def test_faiss_round_trips_through_bytes_with_ids():
 
 
 def test_shape_follows_collection_size():
-    assert choose_factory(10, 100) == "IDMap2,Flat"
+    assert choose_factory(10, 100) == "IDMap2,SQfp16" and choose_factory(10, 100, "fp32") == "IDMap2,Flat"
     assert choose_factory(1_000_000, 100_000) == "IDMap2,IVF4096,Flat"
     assert needs_reshape("IDMap2,Flat", 200_000, 100_000)
+    assert needs_reshape("IDMap2,Flat", 500, 100_000) and not needs_reshape("IDMap2,Flat", 500, 100_000, "fp32")
     assert not needs_reshape("IDMap2,IVF2048,Flat", 300_000, 100_000)
     assert needs_reshape("IDMap2,IVF1024,Flat", 5_000_000, 100_000)

@@ -1,0 +1,167 @@
+"""Training the cross-encoder judge from the local MiniLM: on labelled pairs and/or synthetic pairs from a corpus.
+
+Synthetic pairs come from the user's own documents: a sentence with its passage is supported; the same
+sentence with a number changed, a negation added or removed, two capitalised names swapped, or a sentence from
+another document is not. The judge is saved with a training card (data, steps, time, seed, held-out agreement
+and calibration) and the threshold chosen on held-out pairs.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import re
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+from evals.faithfulness import Pair, balanced_accuracy, best_threshold, roc_auc
+from rag.cross_encoder_judge import CARD, windows
+from rag.text import coverage, sentences
+
+MAX_LENGTH = 256
+
+
+def focus(pair: Pair, count_tokens, budget: int) -> str:
+    """The window of the context that covers the claim best (contexts are often longer than the model reads)."""
+    spans = windows(pair.context, count_tokens, budget)
+    s, e = max(spans, key=lambda span: coverage(pair.claim, pair.context[span[0]:span[1]]))
+    return pair.context[s:e]
+
+
+_NUMBER = re.compile(r"\b\d+(?:\.\d+)?\b")
+_NEGATABLE = re.compile(r"\b(is|are|was|were|can|will|has|have|does|did)\b")
+_NAME = re.compile(r"\b[A-Z][a-z]{2,}\b")
+
+
+def perturb(sentence: str, rng: random.Random) -> str | None:
+    """An unsupported variant of a supported sentence, or None when no edit applies."""
+    edits = []
+    if numbers := _NUMBER.findall(sentence):
+        n = rng.choice(numbers)
+        edits.append(lambda: sentence.replace(n, str(int(float(n)) + rng.randint(2, 9)), 1))
+    if " not " in sentence:
+        edits.append(lambda: sentence.replace(" not ", " ", 1))
+    elif _NEGATABLE.search(sentence):
+        edits.append(lambda: _NEGATABLE.sub(lambda m: m.group(1) + " not", sentence, count=1))
+    names = list(dict.fromkeys(_NAME.findall(sentence[1:])))
+    if len(names) >= 2:
+        a, b = rng.sample(names, 2)
+        edits.append(lambda: sentence.replace(a, "\0").replace(b, a).replace("\0", b))
+    if not edits:
+        return None
+    changed = rng.choice(edits)()
+    return changed if changed != sentence else None
+
+
+def synthetic_pairs(documents: list[str], n: int, seed: int = 0) -> list[Pair]:
+    """Balanced supported/unsupported pairs made from passages of the given documents."""
+    rng = random.Random(seed)
+    passages = []
+    for doc in documents:
+        spans = sentences(doc)
+        for i in range(0, len(spans), 5):
+            group = spans[i:i + 5]
+            if len(group) >= 2:
+                passages.append(doc[group[0][0]:group[-1][1]])
+    pairs: list[Pair] = []
+    attempts = 0
+    while len(pairs) < n and passages and attempts < 20 * n:
+        attempts += 1
+        passage = rng.choice(passages)
+        claim_spans = [(s, e) for s, e in sentences(passage) if e - s > 30]
+        if not claim_spans:
+            continue
+        s, e = rng.choice(claim_spans)
+        claim = passage[s:e]
+        if len(pairs) % 2 == 0:
+            pairs.append(Pair(f"syn{len(pairs)}", passage, claim, 1, "synthetic"))
+            continue
+        other = rng.choice(passages)
+        changed = perturb(claim, rng) if rng.random() < 0.75 else None
+        if changed:
+            pairs.append(Pair(f"syn{len(pairs)}", passage, changed, 0, "synthetic"))
+        elif other != passage:
+            pairs.append(Pair(f"syn{len(pairs)}", other, claim, 0, "synthetic"))
+    return pairs
+
+
+def calibration(labels: np.ndarray, scores: np.ndarray, bins: int = 10) -> dict:
+    """Expected calibration error and the reliability table (mean score vs. share supported per bin)."""
+    edges = np.linspace(0, 1, bins + 1)
+    table, ece = [], 0.0
+    for lo, hi in zip(edges[:-1], edges[1:]):
+        inside = (scores >= lo) & ((scores < hi) if hi < 1 else (scores <= hi))
+        if inside.any():
+            table.append({"bin": f"{lo:.1f}-{hi:.1f}", "n": int(inside.sum()),
+                          "mean_score": round(float(scores[inside].mean()), 3),
+                          "supported_share": round(float(labels[inside].mean()), 3)})
+            ece += inside.mean() * abs(scores[inside].mean() - labels[inside].mean())
+    return {"ece": round(float(ece), 4), "reliability": table}
+
+
+def train_judge(pairs: list[Pair], out: Path, base_model: str, *, epochs: int = 1, batch_size: int = 16,
+                lr: float = 3e-5, max_steps: int = 0, held_out: float = 0.2, seed: int = 0,
+                sources: list[str] | None = None, progress: Callable[[int, int, float], None] | None = None
+                ) -> dict:
+    import torch
+    from sentence_transformers import CrossEncoder
+
+    torch.manual_seed(seed)
+    rng = random.Random(seed)
+    shuffled = pairs[:]
+    rng.shuffle(shuffled)
+    cut = int(len(shuffled) * (1 - held_out))
+    train, test = shuffled[:cut], shuffled[cut:]
+    model = CrossEncoder(base_model, num_labels=1, device="cpu", max_length=MAX_LENGTH, local_files_only=True)
+    count = lambda text: len(model.tokenizer.tokenize(text))  # noqa: E731
+    budget = MAX_LENGTH - 68
+    examples = [(focus(p, count, budget), p.claim, float(p.label)) for p in train]
+    network, tokenizer = model.model, model.tokenizer
+    optimizer = torch.optim.AdamW(network.parameters(), lr=lr)
+    loss_fn = torch.nn.BCEWithLogitsLoss()
+    steps_total = epochs * ((len(examples) + batch_size - 1) // batch_size)
+    steps_total = min(steps_total, max_steps) if max_steps else steps_total
+    started, step, losses = time.perf_counter(), 0, []
+    network.train()
+    while step < steps_total:
+        rng.shuffle(examples)
+        for i in range(0, len(examples), batch_size):
+            batch = examples[i:i + batch_size]
+            features = tokenizer([b[0] for b in batch], [b[1] for b in batch], truncation="only_first",
+                                 max_length=MAX_LENGTH, padding=True, return_tensors="pt")
+            logits = network(**features).logits.squeeze(-1)
+            loss = loss_fn(logits, torch.tensor([b[2] for b in batch]))
+            loss.backward()
+            optimizer.step()
+            optimizer.zero_grad()
+            step += 1
+            losses.append(loss.item())
+            if progress:
+                progress(step, steps_total, losses[-1])
+            if step >= steps_total:
+                break
+    network.eval()
+    train_s = time.perf_counter() - started
+    scores = model.predict([(focus(p, count, budget), p.claim) for p in test], batch_size=32,
+                           show_progress_bar=False)
+    labels = np.array([p.label for p in test])
+    half = len(test) // 2
+    threshold = best_threshold(labels[:half], scores[:half])
+    card = {
+        "base_model": base_model, "trained_on": sources or [], "pairs": len(pairs), "train_pairs": len(train),
+        "held_out_pairs": len(test), "epochs": epochs, "steps": step, "batch_size": batch_size, "lr": lr,
+        "max_length": MAX_LENGTH, "seed": seed, "train_seconds": round(train_s, 1),
+        "loss_first_last": [round(float(np.mean(losses[:10])), 4), round(float(np.mean(losses[-10:])), 4)],
+        "threshold": round(threshold, 4),
+        "held_out": {"roc_auc": round(roc_auc(labels, scores), 4),
+                     "balanced_accuracy": round(balanced_accuracy(labels[half:],
+                                                                  (scores[half:] >= threshold).astype(int)), 4),
+                     **calibration(labels, scores)},
+    }
+    out.mkdir(parents=True, exist_ok=True)
+    model.save(str(out))
+    (out / CARD).write_text(json.dumps(card, indent=2))
+    return card
