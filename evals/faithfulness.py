@@ -83,12 +83,17 @@ def best_threshold(labels: np.ndarray, scores: np.ndarray) -> float:
 
 
 def agreement(judge: Judge, pairs: list[Pair], seed: int = 0,
-              progress: Callable[[int], None] | None = None) -> dict:
-    """ROC AUC on all pairs; balanced accuracy on one half at the threshold that is best on the other half."""
+              progress: Callable[[int], None] | None = None, items: list[dict] | None = None) -> dict:
+    """ROC AUC on all pairs; balanced accuracy on one half at the threshold that is best on the other half.
+    One row per pair (label, score, the judge's evidence and rationale) is appended to `items` when given."""
     started = time.perf_counter()
     scores = []
     for pair in pairs:
-        scores.append(judge_text(judge, pair.claim, pair.context).score)
+        verdict = judge_text(judge, pair.claim, pair.context)
+        scores.append(verdict.score)
+        if items is not None:
+            items.append({"id": pair.id, "claim": pair.claim[:500], "label": pair.label, "score": verdict.score,
+                          "evidence": verdict.evidence[:300], "rationale": verdict.rationale})
         if progress:
             progress(1)
     seconds = time.perf_counter() - started

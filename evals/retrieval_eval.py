@@ -21,7 +21,9 @@ def ranked_documents(retriever: Retriever, query: str, method: Method, depth: in
     return list(seen)[:depth]
 
 
-def evaluate_retrieval(retriever: Retriever, dataset: BeirDataset, method: Method) -> dict[str, float]:
+def evaluate_retrieval(retriever: Retriever, dataset: BeirDataset, method: Method,
+                       items: list[dict] | None = None) -> dict[str, float]:
+    """Mean metrics over the judged queries; per-query rows are appended to `items` when given."""
     per_query: dict[str, list[float]] = {name: [] for name in (
         "ndcg@10", "recall@10", "recall@100", "precision@10", "hit@10", "mrr", "map")}
     latencies = []
@@ -37,6 +39,9 @@ def evaluate_retrieval(retriever: Retriever, dataset: BeirDataset, method: Metho
         per_query["hit@10"].append(hit_at_k(ranked, qrels, 10))
         per_query["mrr"].append(reciprocal_rank(ranked, qrels))
         per_query["map"].append(average_precision(ranked, qrels))
+        if items is not None:
+            items.append({"id": qid, "method": method, "question": query, "ranked": ranked[:10],
+                          **{name: values[-1] for name, values in per_query.items()}})
     result = {name: round(statistics.fmean(values), 4) for name, values in per_query.items()}
     latencies.sort()
     result.update(n=len(latencies), latency_p50_ms=round(1000 * latencies[len(latencies) // 2], 1),

@@ -11,7 +11,7 @@ import time
 
 from evals.answer_metrics import contains_gold, exact_match, f1
 from evals.squad import SquadQuestion
-from rag.answering import ExtractiveAnswerer
+from rag.answering import Answerer
 
 _CITATION = re.compile(r"\s*\[\d+(?:\]\[\d+)*\]")
 
@@ -24,7 +24,8 @@ def spread(questions: list[SquadQuestion], limit: int) -> list[SquadQuestion]:
     return [questions[int(i * step)] for i in range(limit)]
 
 
-def evaluate_squad(answerer: ExtractiveAnswerer, questions: list[SquadQuestion]) -> dict:
+def evaluate_squad(answerer: Answerer, questions: list[SquadQuestion], items: list[dict] | None = None) -> dict:
+    """Aggregate metrics; one row per question is appended to `items` when given."""
     rows = []
     for q in questions:
         started = time.perf_counter()
@@ -41,6 +42,12 @@ def evaluate_squad(answerer: ExtractiveAnswerer, questions: list[SquadQuestion])
     result["answered_share"] = _mean(bool(r["text"]) for r in rows)
     if any(not r["q"].answerable for r in rows):
         result.update(_abstention(rows, answerer.settings.abstain_below))
+    if items is not None:
+        items += [{"id": r["q"].id, "question": r["q"].question, "answer": r["answer"].answer,
+                   "abstained": r["answer"].abstained, "answerable": r["q"].answerable,
+                   "references": r["q"].answers[:3], "exact_match": exact_match(r["text"], r["q"].answers),
+                   "f1": f1(r["text"], r["q"].answers), "contains_gold": contains_gold(r["text"], r["q"].answers),
+                   "groundedness": r["answer"].groundedness, "seconds": round(r["seconds"], 4)} for r in rows]
     seconds = sorted(r["seconds"] for r in rows)
     result["latency_p50_ms"] = round(1000 * seconds[len(seconds) // 2], 1)
     result["latency_p95_ms"] = round(1000 * seconds[int(len(seconds) * 0.95)], 1)

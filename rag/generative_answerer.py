@@ -117,4 +117,7 @@ class GenerativeAnswerer:
             if on_text:
                 on_text(piece)
         timings["generate_s"] = time.perf_counter() - t
-        return "".join(pieces)
+        text = "".join(pieces)
+        timings["tokens_in"] = self.generator.prompt_tokens(prompt)
+        timings["tokens_out"] = getattr(self.generator, "generated_tokens", 0) or self.generator.count_tokens(text)
+        return text

@@ -154,3 +154,22 @@ class ChatMessage(Base):
     standalone: Mapped[str | None] = mapped_column(Text)  # the rewritten question actually retrieved with
     answer: Mapped[dict | None] = mapped_column(JSON)  # Answer.to_json() for assistant messages
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class EvalRun(Base):
+    """One evaluation run with what it takes to reproduce it (settings, versions, dataset and index hashes)."""
+
+    __tablename__ = "eval_runs"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(40))  # retrieval | squad | judge | answers | bench-...
+    dataset: Mapped[str] = mapped_column(Text)
+    dataset_sha256: Mapped[str | None] = mapped_column(String(64))
+    collection: Mapped[str | None] = mapped_column(Text)
+    index_checksum: Mapped[str | None] = mapped_column(String(64))  # the index manifest's checksum
+    settings: Mapped[dict] = mapped_column(JSON)
+    versions: Mapped[dict] = mapped_column(JSON)
+    seed: Mapped[int] = mapped_column(Integer, default=0)
+    metrics: Mapped[dict] = mapped_column(JSON)
+    items: Mapped[list | None] = mapped_column(JSON)  # per question / pair rows for reports and comparisons
+    seconds: Mapped[float] = mapped_column(Float, default=0.0)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

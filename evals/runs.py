@@ -1,0 +1,87 @@
+"""Evaluation runs kept in the database with what it takes to reproduce them.
+
+Every `rag eval` command saves one: the metrics, the per-item rows (questions or pairs) that reports and
+comparisons need, the full settings, package versions, seed, the dataset's SHA-256 and the checksum of the
+collection's index manifest.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+
+from sqlalchemy import select
+
+from rag.settings import Settings
+from rag.store import EvalRun, Store
+
+PACKAGES = ("groundwork-rag", "torch", "sentence-transformers", "faiss-cpu", "faiss-gpu", "llama-cpp-python",
+            "unstructured", "sqlalchemy")
+
+
+def versions() -> dict[str, str]:
+    found = {}
+    for name in PACKAGES:
+        try:
+            found[name] = version(name)
+        except PackageNotFoundError:
+            continue
+    return found
+
+
+def dataset_sha256(path: Path) -> str | None:
+    if path.is_file():
+        digest = hashlib.sha256()
+        with path.open("rb") as handle:
+            while block := handle.read(1 << 20):
+                digest.update(block)
+        return digest.hexdigest()
+    if path.is_dir():  # a BEIR folder: its files, in name order
+        digest = hashlib.sha256()
+        for file in sorted(p for p in path.rglob("*") if p.is_file()):
+            digest.update(str(file.relative_to(path)).encode())
+            digest.update(bytes.fromhex(dataset_sha256(file)))
+        return digest.hexdigest()
+    return None
+
+
+def index_checksum(store: Store, collection: str | None) -> str | None:
+    if not collection:
+        return None
+    with store.session() as session:
+        try:
+            coll = store.collection(session, collection)
+        except Exception:  # noqa: BLE001 - a run without a collection has no index to record
+            return None
+        manifest = store.current_manifest(session, coll.id)
+        return manifest.checksum if manifest is not None else None
+
+
+def save_run(store: Store, settings: Settings, kind: str, dataset: Path, metrics: dict, items: list[dict],
+             seconds: float, collection: str | None = None, seed: int = 0) -> int:
+    run = EvalRun(kind=kind, dataset=str(dataset), dataset_sha256=dataset_sha256(dataset), collection=collection,
+                  index_checksum=index_checksum(store, collection),
+                  settings=settings.model_dump(mode="json"), versions=versions(), seed=seed, metrics=metrics,
+                  items=items, seconds=round(seconds, 2))
+    with store.session() as session:
+        session.add(run)
+        session.flush()
+        return run.id
+
+
+def load_run(store: Store, run_id: int) -> EvalRun:
+    with store.session() as session:
+        run = session.get(EvalRun, run_id)
+        if run is None:
+            raise LookupError(f"no evaluation run {run_id}; `rag eval runs` lists them")
+        session.expunge(run)
+        return run
+
+
+def list_runs(store: Store) -> list[EvalRun]:
+    with store.session() as session:
+        runs = list(session.scalars(select(EvalRun).order_by(EvalRun.id.desc())))
+        for run in runs:
+            session.expunge(run)
+        return runs
