@@ -74,6 +74,24 @@ class Retriever(Protocol):
                  method: Method = "hybrid") -> list[Hit]: ...
 
 
+def fuse_zscore(rankings: list[tuple[list[tuple[int, float]], float]], depth: int) -> dict[int, float]:
+    """Weighted sum of z-scored scores. Each list's mean and spread come from its top `depth` results; an id
+    missing from a list gets that list's lowest z. Unlike rank fusion, a method that is sure of its top hit
+    (a wide score gap) counts for more: measured, it beats the better single method on SciFact, CISI, Medline
+    and SQuAD alike, where reciprocal-rank fusion fell behind full-text search on SQuAD."""
+    total = sum(weight for ranked, weight in rankings if ranked) or 1.0
+    normalized = []
+    for ranked, weight in rankings:
+        if not ranked:
+            continue
+        top = np.array([score for _, score in ranked[:depth]])
+        mean, spread = float(top.mean()), float(top.std()) or 1.0
+        z = {i: (score - mean) / spread for i, score in ranked}
+        normalized.append((z, min(z.values()), weight / total))
+    ids = {i for z, _, _ in normalized for i in z}
+    return {i: sum(w * z.get(i, low) for z, low, w in normalized) for i in ids}
+
+
 def fuse(rankings: list[tuple[list[int], float]], rrf_k: int) -> dict[int, float]:
     """Weighted reciprocal-rank fusion: sum of weight / (rrf_k + rank) over the lists (rank from 1)."""
     scores: dict[int, float] = {}
@@ -112,10 +130,15 @@ class HybridRetriever:
                  method: Method = "hybrid") -> list[Hit]:
         k = k or self.settings.k
         wanted = max(self.settings.candidates, k) * (4 if filters else 1)
-        dense = self._dense(query, wanted) if method in ("hybrid", "dense") else []
-        lexical = self._lexical(query, wanted) if method in ("hybrid", "lexical") else []
-        fused = fuse([(dense, self.settings.dense_weight), (lexical, self.settings.lexical_weight)],
-                     self.settings.rrf_k)
+        dense_scored = self._dense(query, wanted) if method in ("hybrid", "dense") else []
+        lexical_scored = self._lexical(query, wanted) if method in ("hybrid", "lexical") else []
+        dense, lexical = [i for i, _ in dense_scored], [i for i, _ in lexical_scored]
+        if self.settings.fusion == "zscore":
+            fused = fuse_zscore([(dense_scored, self.settings.dense_weight),
+                                 (lexical_scored, self.settings.lexical_weight)], self.settings.candidates)
+        else:
+            fused = fuse([(dense, self.settings.dense_weight), (lexical, self.settings.lexical_weight)],
+                         self.settings.rrf_k)
         hits = self._load(fused, dense, lexical, filters)
         hits = self._limit_per_document(hits)
         if self.reranker is not None:
@@ -127,16 +150,16 @@ class HybridRetriever:
             self._add_neighbours(hits)
         return hits
 
-    def _lexical(self, query: str, n: int) -> list[int]:
+    def _lexical(self, query: str, n: int) -> list[tuple[int, float]]:
         size = len(self.index.index) if self.index.index is not None else 0
         share = self.settings.frequent_word_share if size >= self.settings.large_collection else 0.0
-        return [i for i, _ in self.store.lexical_search(self.collection.id, query, n, frequent_share=share)]
+        return self.store.lexical_search(self.collection.id, query, n, frequent_share=share)
 
-    def _dense(self, query: str, n: int) -> list[int]:
+    def _dense(self, query: str, n: int) -> list[tuple[int, float]]:
         if self.index.index is None or len(self.index.index) == 0:
             return []
-        _, ids = self.index.index.search(self.embedder.embed([query]), min(n, len(self.index.index)))
-        return [int(i) for i in ids[0] if i >= 0]
+        scores, ids = self.index.index.search(self.embedder.embed([query]), min(n, len(self.index.index)))
+        return [(int(i), float(s)) for i, s in zip(ids[0], scores[0]) if i >= 0]
 
     def _load(self, fused: dict[int, float], dense: list[int], lexical: list[int],
               filters: Filters | None) -> list[Hit]:
@@ -180,7 +203,7 @@ class HybridRetriever:
                                              list({h.content_hash for h in hits}))
         matrix = np.stack([vectors[h.content_hash] for h in hits])
         relevance = np.array([h.score for h in hits])
-        relevance = relevance / relevance.max()
+        relevance = (relevance - relevance.min()) / (np.ptp(relevance) or 1.0)
         lam = self.settings.mmr_lambda
         chosen = [0]
         while len(chosen) < min(k, len(hits)):

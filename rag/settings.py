@@ -53,9 +53,11 @@ class IngestSettings(BaseModel):
 class RetrievalSettings(BaseModel):
     k: int = Field(8, ge=1, description="Chunks returned per query.")
     candidates: int = Field(50, ge=1, description="Candidates taken from each of dense and lexical search.")
-    rrf_k: int = Field(20, ge=1, description="Reciprocal-rank-fusion constant.")
+    fusion: Literal["zscore", "rrf"] = Field(
+        "zscore", description="zscore: weighted sum of z-scored scores; rrf: weighted reciprocal-rank fusion.")
+    rrf_k: int = Field(20, ge=1, description="Reciprocal-rank-fusion constant (fusion=rrf).")
     dense_weight: float = Field(1.0, ge=0)
-    lexical_weight: float = Field(0.8, ge=0)
+    lexical_weight: float = Field(1.0, ge=0)
     max_chunks_per_document: int = Field(0, ge=0, description="0 = no limit.")
     mmr_lambda: float = Field(1.0, ge=0, le=1, description="1 = pure relevance; lower diversifies (MMR).")
     neighbors: int = Field(0, ge=0, description="Adjacent chunks added to each hit as context.")

@@ -6,7 +6,7 @@ import pytest
 
 from ingest.pipeline import Ingester
 from rag.embedder import FakeEmbedder
-from rag.retrieval import Filters, HybridRetriever, fuse
+from rag.retrieval import Filters, HybridRetriever, fuse, fuse_zscore
 from rag.settings import RetrievalSettings
 from rag.store import Store
 from tests.conftest import SAMPLE, make_settings
@@ -29,6 +29,18 @@ def test_fusion_rewards_agreement_and_respects_weights():
     assert max(scores, key=scores.get) == 1 and scores[3] > scores[2]
     lexical_only = fuse([([1, 2], 0.0), ([2, 1], 1.0)], rrf_k=60)
     assert max(lexical_only, key=lexical_only.get) == 2
+
+
+def test_zscore_fusion_by_hand():
+    dense = [(1, 0.9), (2, 0.5), (3, 0.1)]  # z: 1.2247, 0, -1.2247
+    lexical = [(3, 10.0), (4, 2.0)]  # z: 1, -1
+    scores = fuse_zscore([(dense, 1.0), (lexical, 1.0)], depth=50)
+    assert sorted(scores, key=lambda i: -scores[i]) == [1, 3, 2, 4]
+    assert scores[1] == pytest.approx(0.5 * 1.224745 - 0.5)  # missing from lexical: its lowest z
+    assert scores[4] == pytest.approx(-0.5 * 1.224745 - 0.5)
+    dense_only = fuse_zscore([(dense, 1.0), (lexical, 0.0)], depth=50)
+    assert sorted(dense_only, key=lambda i: -dense_only[i])[:3] == [1, 2, 3]
+    assert fuse_zscore([(dense, 1.0), ([], 1.0)], depth=50)[1] == pytest.approx(1.224745)
 
 
 def test_each_method_finds_the_passage(setup, real_embedder):
