@@ -90,6 +90,7 @@ def bench_query(
     """Retrieval latency p50/p95 per method and size; IVF recall@10 and p95 at ann_size vectors; extractive
     first-answer latency; llama.cpp prompt/decode tokens/s (bare, ours, ours with the citation grammar)."""
     app = context(ctx)
+    started = time.perf_counter()
     rng = np.random.default_rng(0)
     texts = [json.loads(l)["text"] for l in open(source / "queries.jsonl", encoding="utf-8")][:queries]
     query_vectors = app.embedder.embed(texts)
@@ -116,6 +117,22 @@ def bench_query(
 
         result["llama_cpp"] = bench_llm(app.settings.data_dir / "bench-models", llm_shape, llm_tokens)
     print(json.dumps(result, indent=2))
+    _record(app, source, result, time.perf_counter() - started)
+
+
+def _record(app, source: Path, result: dict, seconds: float) -> None:
+    """The benchmark as an evaluation run, with the same reports (flat metric names, e.g. sizes.100000.hybrid.p95_ms)."""
+    from evals.cli import finish_run
+
+    def flatten(value, prefix=""):
+        if isinstance(value, dict):
+            for key, inner in value.items():
+                yield from flatten(inner, f"{prefix}{key}.")
+        elif isinstance(value, (int, float)) and not isinstance(value, bool):
+            yield prefix.rstrip("."), value
+
+    metrics = {"machine": result["machine"], **dict(flatten({k: v for k, v in result.items() if k != "machine"}))}
+    finish_run(app, "bench-query", source, metrics, [], seconds, None, 0, as_json=False, quiet=True)
 
 
 SAMPLE_QUESTIONS = ["How many days of paid annual leave do employees get?",

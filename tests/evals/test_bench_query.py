@@ -18,3 +18,6 @@ def test_bench_query_reports_latency_per_method_and_ann_recall(tmp_path):
     llm = report["llama_cpp"]
     assert llm["prompt_tok_s"] > 0 and llm["memory_read_gb_s"] > 0 and llm["bandwidth_bound_tok_s"] > 0
     assert all(v > 0 for v in llm["decode_tok_s"].values()) and 0 < llm["grammar_vs_bare"]
+
+    runs = json.loads(rag(["eval", "runs", "--json"], tmp_path / ".rag").stdout)
+    assert runs[0]["kind"] == "bench-query" and runs[0]["metrics"]["sizes.500.hybrid.p95_ms"] > 0
