@@ -1,7 +1,7 @@
 """Conversations: follow-up questions made standalone before retrieval, and chat sessions kept in the store.
 
 Without a generative model the rewrite is a heuristic: a follow-up that leans on the previous turn
-(a pronoun or demonstrative such as "it", "they", "that", or very few content words of its own) gets the
+(a pronoun or demonstrative such as "it", "they", "that", or a single content word of its own) gets the
 previous standalone question's content words that it lacks appended in brackets. "When was it invented?"
 after "Who invented the Fresnel lens?" retrieves with "When was it invented? (fresnel lens)". A question
 that stands on its own is left as it is.
@@ -32,7 +32,7 @@ def standalone_question(question: str, previous: str | None) -> str:
         return question
     words = {w.lower() for w in _WORD.findall(question)}
     own = content_words(question) - ANAPHORA
-    if not (words & ANAPHORA) and len(own) >= 3:
+    if not (words & ANAPHORA) and len(own) >= 2:
         return question
     carried = [w for w in dict.fromkeys(m.lower() for m in _WORD.findall(previous))
                if w in content_words(previous) and w not in own and w not in ANAPHORA]
@@ -81,3 +81,31 @@ def list_sessions(store: Store, collection_id: int) -> list[ChatSession]:
     with store.session() as session:
         return list(session.scalars(select(ChatSession).where(ChatSession.collection_id == collection_id)
                                     .order_by(ChatSession.id.desc())))
+
+
+def session_messages(store: Store, session_id: int) -> list[ChatMessage]:
+    with store.session() as session:
+        return list(session.scalars(select(ChatMessage).where(ChatMessage.session_id == session_id)
+                                    .order_by(ChatMessage.id)))
+
+
+def rename_session(store: Store, session_id: int, title: str) -> None:
+    with store.session() as session:
+        chat = session.get(ChatSession, session_id)
+        if chat is not None:
+            chat.title = title.strip()[:200] or chat.title
+
+
+def delete_session(store: Store, session_id: int) -> None:
+    with store.session() as session:
+        chat = session.get(ChatSession, session_id)
+        if chat is not None:
+            session.delete(chat)
+
+
+def record_feedback(store: Store, message_id: int, helpful: bool, comment: str = "") -> None:
+    """Thumbs up/down (and an optional comment) on an assistant message."""
+    with store.session() as session:
+        message = session.get(ChatMessage, message_id)
+        if message is not None and message.role == "assistant":
+            message.feedback = {"helpful": helpful, "comment": comment.strip()[:2000]}

@@ -102,6 +102,12 @@ class GeneratorSettings(BaseModel):
     grammar: bool = Field(True, description="Enforce citations with a per-query grammar; off: checked after.")
 
 
+class UiSettings(BaseModel):
+    address: str = Field("127.0.0.1", description="Where `rag ui` listens (127.0.0.1: this machine only).")
+    port: int = Field(8501, ge=1, le=65535)
+    upload_max_mb: float = Field(50.0, gt=0, description="Largest file the Documents page accepts.")
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="RAG_",
@@ -122,6 +128,7 @@ class Settings(BaseSettings):
     retrieval: RetrievalSettings = RetrievalSettings()
     answer: AnswerSettings = AnswerSettings()
     generator: GeneratorSettings = GeneratorSettings()
+    ui: UiSettings = UiSettings()
 
     @property
     def resolved_database_url(self) -> str:

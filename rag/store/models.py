@@ -153,6 +153,7 @@ class ChatMessage(Base):
     content: Mapped[str] = mapped_column(Text)
     standalone: Mapped[str | None] = mapped_column(Text)  # the rewritten question actually retrieved with
     answer: Mapped[dict | None] = mapped_column(JSON)  # Answer.to_json() for assistant messages
+    feedback: Mapped[dict | None] = mapped_column(JSON)  # {"helpful": bool, "comment": str}
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 

@@ -1,0 +1,41 @@
+"""`rag ui`: starts the Streamlit app (ui/app.py), bound to RAG_UI__ADDRESS (127.0.0.1 by default)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import typer
+
+from rag.cli.context import context
+
+APP = Path(__file__).resolve().parents[2] / "ui" / "app.py"
+
+
+def register(app: typer.Typer) -> None:
+    app.command("ui")(ui)
+
+
+def ui(
+    ctx: typer.Context,
+    port: int = typer.Option(0, help="Port (0: RAG_UI__PORT)."),
+    address: str = typer.Option(None, help="Address to bind (default: RAG_UI__ADDRESS, 127.0.0.1)."),
+) -> None:
+    """Chat with your documents, manage them, and read evaluation reports in the browser."""
+    app = context(ctx)
+    if not APP.is_file():
+        raise typer.BadParameter(f"{APP} not found: `rag ui` runs from a source checkout (git clone, then "
+                                 "`make run`)")
+    address = address or app.settings.ui.address
+    port = port or app.settings.ui.port
+    app.console.print(f"Groundwork UI on http://{address}:{port} (Ctrl-C stops it)", highlight=False)
+    command = [sys.executable, "-m", "streamlit", "run", str(APP), "--server.address", address,
+               "--server.port", str(port), "--server.headless", "true", "--browser.gatherUsageStats", "false",
+               "--server.fileWatcherType", "none", "--server.maxUploadSize",
+               str(int(app.settings.ui.upload_max_mb) + 1)]
+    try:
+        raise typer.Exit(subprocess.call(command, env={**os.environ, "STREAMLIT_BROWSER_GATHER_USAGE_STATS": "false"}))
+    except KeyboardInterrupt:
+        raise typer.Exit(0) from None

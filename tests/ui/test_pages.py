@@ -1,0 +1,100 @@
+"""Each page through streamlit's AppTest: chat (extractive and a scripted model), uploads (a broken file
+included), evaluation reports and comparison, the system page. Text from documents and models stays inert."""
+
+from __future__ import annotations
+
+import time
+
+from streamlit.testing.v1 import AppTest
+
+from rag.answering import ABSTENTION
+from tests.ui.conftest import APP
+
+LEAVE = "How many days of paid annual leave do employees get?"
+
+
+def _text(at) -> str:
+    return "\n".join(m.value for m in at.markdown) + "\n".join(str(e.label) for e in at.expander)
+
+
+def _no_raw_html(at) -> None:
+    assert all(not m.allow_html for m in at.markdown)
+
+
+def test_chat_with_the_extractive_answerer_cites_and_abstains(ui_env):
+    at = AppTest.from_file(APP, default_timeout=120).run()
+    assert not at.exception
+    at.chat_input[0].set_value(LEAVE).run()
+    text = _text(at)
+    assert "27 days" in text and "\\[1\\]" in text
+    assert any("Northwind" in str(e.label) for e in at.expander)  # the source card
+    assert any(":orange-background[" in m.value and "27 days" in m.value for m in at.markdown)  # highlighted
+    assert "groundedness 1.00" in text  # the badge
+    at.chat_input[0].set_value("What is the capital of Australia?").run()
+    assert ABSTENTION.rstrip(".") in _text(at) and "Closest passages found:" in [c.value for c in at.caption]
+    assert any(b.label.startswith("What is the capital") or b.label.startswith(LEAVE[:40]) for b in at.button)
+    _no_raw_html(at)
+
+
+def test_chat_with_a_scripted_model_streams_and_keeps_html_inert(ui_env, monkeypatch):
+    import common  # ui/common.py
+
+    import rag.models
+    from rag.generation import ScriptedGenerator
+
+    generator = ScriptedGenerator(["<script>alert(1)</script> Every employee receives 27 days of paid annual "
+                                   "leave [1]."] * 2)
+    monkeypatch.setattr(rag.models, "active_model", lambda settings: ui_env.data_dir / "model.gguf")
+    monkeypatch.setattr(common, "generator", lambda path: generator)
+    at = AppTest.from_file(APP, default_timeout=120).run()
+    at.radio(key="answerer_choice").set_value("model: model.gguf").run()
+    at.chat_input[0].set_value(LEAVE).run()
+    assert not at.exception
+    text = _text(at)
+    assert "\\<script\\>alert\\(1\\)\\</script\\>" in text and "27 days" in text
+    assert generator.grammars and generator.grammars[0]  # citations enforced by the grammar
+    _no_raw_html(at)
+
+
+def test_uploads_ingest_in_the_background_and_a_broken_file_says_why(ui_env):
+    at = AppTest.from_file(APP, default_timeout=120).run()
+    at.switch_page("pages/documents.py").run()
+    assert not at.exception
+    uploader = at.get("file_uploader")[0]
+    uploader.set_value([("../../notes.txt", b"The harbour office opens at 07:30 on weekdays.", "text/plain"),
+                        ("broken.pdf", b"%PDF-1.4 this is not really a pdf", "application/pdf")]).run()
+    at.button[0].click().run()
+    for _ in range(60):
+        time.sleep(1)
+        at.run()
+        if any("ingested" in s.value for s in at.success):
+            break
+    assert any("1 ingested" in s.value for s in at.success), [s.value for s in at.success]
+    assert any("broken.pdf" in w.value for w in at.warning)
+    uploads = ui_env.data_dir / "uploads"
+    assert [p.name for p in uploads.rglob("*.txt")] == ["notes.txt"]  # no path escaped the folder
+
+
+def test_evaluation_runs_open_and_compare(ui_env):
+    from evals.runs import save_run
+    from rag.store import Store
+
+    store = Store.open(ui_env.resolved_database_url)
+    items = [{"id": str(i), "question": f"q{i}", "answer": "a", "f1": i / 10} for i in range(10)]
+    first = save_run(store, ui_env, "answers", ui_env.data_dir, {"n": 10, "f1": 0.45}, items, 1.0)
+    save_run(store, ui_env, "answers", ui_env.data_dir, {"n": 10, "f1": 0.55},
+             [{**i, "f1": i["f1"] + 0.1} for i in items], 1.0)
+    at = AppTest.from_file(APP, default_timeout=120).run()
+    at.switch_page("pages/evaluations.py").run()
+    assert not at.exception
+    assert at.selectbox[0].options and str(first) in at.selectbox[0].options
+    compare = next(b for b in at.button if b.label == "Compare")
+    compare.click().run()
+    assert not at.exception and len(at.dataframe) >= 3
+
+
+def test_system_page_shows_the_doctor_report(ui_env):
+    at = AppTest.from_file(APP, default_timeout=120).run()
+    at.switch_page("pages/system.py").run()
+    assert not at.exception
+    assert at.json and "faiss" in at.json[0].value

@@ -1,0 +1,181 @@
+"""Chat: grounded answers with checkable sources, marked unsupported sentences, honest abstentions."""
+
+from __future__ import annotations
+
+import queue
+import threading
+from pathlib import Path
+
+import streamlit as st
+
+import common
+from rag.answerers import build_answerer, describe
+from rag.conversation import (delete_session, last_standalone, list_sessions, record_feedback, record_turn,
+                              rename_session, rewrite_with_model, session_messages, standalone_question,
+                              start_session)
+from rag.generative_answerer import GenerativeAnswerer
+from rag.models import active_model
+
+
+def sidebar(collections):
+    names = [c.name for c in collections]
+    with st.sidebar:
+        st.subheader("Chat settings")
+        name = st.selectbox("Collection", names, key="collection")
+        k = st.slider("Sources", 1, 20, common.settings().retrieval.k, key="k")
+        mode = st.selectbox("Unsupported sentences", ["flag", "strip", "abstain"],
+                            index=["flag", "strip", "abstain"].index(common.settings().answer.mode), key="mode")
+        try:
+            model = active_model(common.settings())
+        except Exception as exc:  # noqa: BLE001 - a wrong model path is shown, and the extractive answerer stays
+            st.warning(str(exc))
+            model = None
+        choices = ["extractive"] + ([f"model: {model.name}"] if model else [])
+        choice = st.radio("Answerer", choices, key="answerer_choice")
+        st.caption(f"Loaded model: {model}" if model else "No GGUF model configured (RAG_GENERATOR__MODEL_PATH "
+                   "or `rag models pull`).")
+        coll = next(c for c in collections if c.name == name)
+        history(coll)
+    return coll, k, mode, (str(model) if choice != "extractive" and model else None)
+
+
+def history(coll):
+    st.subheader("Chats")
+    if st.button("New chat", use_container_width=True):
+        st.session_state.chat_id = None
+    for chat in list_sessions(common.store(), coll.id)[:30]:
+        if st.button(chat.title[:40], key=f"chat-{chat.id}", use_container_width=True):
+            st.session_state.chat_id = chat.id
+    chat_id = st.session_state.get("chat_id")
+    if chat_id:
+        with st.expander("This chat"):
+            title = st.text_input("Rename", key=f"rename-{chat_id}")
+            if st.button("Rename", key="do-rename") and title:
+                rename_session(common.store(), chat_id, title)
+                st.rerun()
+            if st.button("Delete chat", key="do-delete"):
+                delete_session(common.store(), chat_id)
+                st.session_state.chat_id = None
+                st.rerun()
+
+
+def highlighted(text: str, evidence: str) -> str:
+    """The chunk with its supporting sentence highlighted (both escaped: shown, never interpreted)."""
+    at = text.find(evidence) if evidence else -1
+    if at < 0:
+        return common.inert(text)
+    before, after = text[:at], text[at + len(evidence):]
+    return f"{common.inert(before)}:orange-background[{common.inert(evidence)}]{common.inert(after)}"
+
+
+def source_card(citation: dict, evidence: str, key: str) -> None:
+    name = citation.get("title") or Path(citation["document"].split("#")[0]).name
+    page = f", p. {citation['page']}" if citation.get("page") else ""
+    with st.expander(f"[{citation['number']}] {name}{page}"):
+        st.markdown(highlighted(citation["text"], evidence))
+        original = Path(citation["document"].split("#")[0])
+        if original.is_file():
+            st.download_button("Open the original file", original.read_bytes(), file_name=original.name,
+                               key=f"open-{key}-{citation['number']}")
+
+
+def render_answer(answer: dict, key: str) -> None:
+    if answer["abstained"]:
+        st.markdown(f"**{common.inert(answer['answer'])}**")
+        if answer.get("closest"):
+            st.caption("Closest passages found:")
+            for citation in answer["closest"][:3]:
+                source_card(citation, "", key)
+        return
+    score = answer["groundedness"]
+    color = "green" if score >= 0.99 else "orange" if score >= 0.5 else "red"
+    st.badge(f"groundedness {score:.2f}", color=color)
+    for sentence in answer["sentences"]:
+        marks = "".join(f"\\[{n}\\]" for n in sentence["cited"])
+        text = common.inert(sentence["text"])
+        if sentence["supported"]:
+            st.markdown(f"{text} **{marks}**")
+        else:
+            st.markdown(f":red-background[{text}] **{marks}** :red[(not supported by its sources)]")
+    for warning in answer.get("warnings", []):
+        st.caption(common.inert(warning))
+    for citation in answer["citations"]:
+        evidence = next((s["evidence"] for s in answer["sentences"] if citation["number"] in s["cited"]), "")
+        source_card(citation, evidence, key)
+
+
+def feedback(message_id: int) -> None:
+    value = st.feedback("thumbs", key=f"feedback-{message_id}")
+    if value is not None:
+        comment = st.text_input("Comment (optional)", key=f"comment-{message_id}")
+        record_feedback(common.store(), message_id, helpful=value == 1, comment=comment)
+
+
+def streamed(answerer, question: str, k: int, result: dict):
+    """Pieces of a generated answer as they come; the answer (or the error) lands in `result` at the end."""
+    pieces: queue.Queue = queue.Queue()
+
+    def work():
+        try:
+            result["answer"] = answerer.answer(question, k=k, on_text=pieces.put)
+        except Exception as exc:  # noqa: BLE001 - shown to the user below
+            result["error"] = exc
+        pieces.put(None)
+
+    threading.Thread(target=work, daemon=True).start()
+    while (piece := pieces.get()) is not None:
+        yield piece
+
+
+def ask(coll, k: int, mode: str, model: str | None, question: str) -> None:
+    settings = common.settings()
+    answer_settings = settings.answer.model_copy(update={"mode": mode})
+    retriever = common.retriever(coll.name, common.index_generation(coll.id))
+    generator = common.generator(model) if model else None
+    answerer = build_answerer(settings.model_copy(update={"generator": settings.generator.model_copy(
+        update={"model_path": model or ""})}), retriever, common.embedder(), answer_settings, generator)
+    chat_id = st.session_state.get("chat_id") or start_session(common.store(), coll.id, question)
+    st.session_state.chat_id = chat_id
+    previous = last_standalone(common.store(), chat_id)
+    with st.chat_message("user"):
+        st.markdown(common.inert(question))
+    with st.chat_message("assistant"):
+        st.caption(describe(answerer))
+        if isinstance(answerer, GenerativeAnswerer):
+            standalone = rewrite_with_model(answerer.generator, question, previous)
+            result: dict = {}
+            with st.empty():
+                st.write_stream(streamed(answerer, standalone, k, result))
+            if "error" in result:
+                st.error(str(result["error"]))
+                return
+            answer = result["answer"]
+        else:
+            standalone = standalone_question(question, previous)
+            with st.spinner("Searching your documents..."):
+                answer = answerer.answer(standalone, k=k)
+    record_turn(common.store(), chat_id, question, standalone, answer)
+    st.rerun()
+
+
+def main() -> None:
+    st.title("Chat with your documents")
+    collections = common.collections()
+    if not collections:
+        st.info("No documents yet: add some on the Documents page (or `rag ingest FOLDER`).")
+        return
+    coll, k, mode, model = sidebar(collections)
+    chat_id = st.session_state.get("chat_id")
+    for message in session_messages(common.store(), chat_id) if chat_id else []:
+        with st.chat_message(message.role):
+            if message.role == "user":
+                st.markdown(common.inert(message.content))
+            else:
+                render_answer(message.answer, str(message.id))
+                feedback(message.id)
+    question = st.chat_input(f"Ask about {coll.name}")
+    if question:
+        ask(coll, k, mode, model, question)
+
+
+main()

@@ -1,0 +1,119 @@
+"""Documents: upload files (ingested in the background), see what was indexed and why something failed."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import streamlit as st
+from sqlalchemy import func, select
+
+import common
+from rag.store import Chunk, Document
+
+@st.cache_resource
+def jobs() -> dict:
+    """Background ingestions of this process: id -> {"files", "state", "summary" | "error"}."""
+    return {}
+
+
+def ingest_in_background(paths: list[Path], collection: str) -> None:
+    from ingest.pipeline import Ingester
+
+    job = {"files": [p.name for p in paths], "collection": collection, "state": "running"}
+    jobs()[len(jobs()) + 1] = job
+
+    def work():
+        try:
+            job["summary"] = Ingester(common.settings(), common.store(), common.embedder()).run(paths, collection)
+            job["state"] = "done"
+        except Exception as exc:  # noqa: BLE001 - the reason is shown on the page
+            job["state"], job["error"] = "failed", str(exc)
+
+    threading.Thread(target=work, daemon=True).start()
+
+
+@st.fragment(run_every=2)
+def progress() -> None:
+    for number, job in sorted(jobs().items(), reverse=True)[:5]:
+        files = ", ".join(job["files"][:5])
+        if job["state"] == "running":
+            st.info(f"Ingesting {files} into {job['collection']}...")
+        elif job["state"] == "failed":
+            st.error(f"Ingestion of {files} failed: {job['error']}")
+        else:
+            summary = job["summary"]
+            st.success(f"{job['collection']}: {summary.ingested} ingested, {summary.skipped} unchanged, "
+                       f"{len(summary.failed)} failed ({summary.chunks_added} chunks added).")
+            for failure in summary.failed:
+                st.warning(f"{Path(failure['path']).name}: {failure['reason']}")
+
+
+def upload(collection: str) -> None:
+    limit = common.settings().ui.upload_max_mb
+    files = st.file_uploader(f"Add documents (up to {limit:g} MB each)", accept_multiple_files=True)
+    if files and st.button("Ingest", type="primary"):
+        folder = common.settings().data_dir / "uploads"
+        saved = []
+        for file in files:
+            data = file.getvalue()
+            if len(data) > limit * 1e6:
+                st.error(f"{file.name}: {len(data) / 1e6:.1f} MB is over the {limit:g} MB upload limit "
+                         "(RAG_UI__UPLOAD_MAX_MB).")
+                continue
+            saved.append(common.save_upload(file.name, data, folder))
+        if saved:
+            ingest_in_background(saved, collection)
+
+
+def documents_table(collection: str) -> None:
+    coll = next((c for c in common.collections() if c.name == collection), None)
+    if coll is None:
+        st.caption("Nothing ingested into this collection yet.")
+        return
+    with common.store().session() as session:
+        rows = session.execute(
+            select(Document.id, Document.source, Document.title, Document.status, Document.page_count,
+                   Document.error, func.count(Chunk.id), Document.page_stats)
+            .outerjoin(Chunk, Chunk.document_id == Document.id).where(Document.collection_id == coll.id)
+            .group_by(Document.id).order_by(Document.source)).all()
+    table = [{"id": r[0], "document": Path(r[1].split("#")[0]).name, "title": r[2] or "", "status": r[3],
+              "pages": r[4], "chunks": r[6], "pages with little text": _thin_pages(r[7]), "error": r[5] or ""}
+             for r in rows]
+    st.dataframe(table, hide_index=True, use_container_width=True)
+    chosen = st.multiselect("Select documents", [f"{r['id']}: {r['document']}" for r in table])
+    ids = [int(c.split(":")[0]) for c in chosen]
+    left, right = st.columns(2)
+    if left.button("Delete selected", disabled=not ids):
+        from rag.library import delete_documents
+
+        removed = delete_documents(common.store(), common.settings(), coll, ids)
+        st.success(f"Deleted {len(ids)} document(s), {removed} chunks.")
+        st.rerun()
+    if right.button("Re-ingest selected", disabled=not ids):
+        paths = [Path(r[1].split("#")[0]) for r in rows if r[0] in ids]
+        ingest_in_background([p for p in paths if p.exists()], collection)
+
+
+def _thin_pages(stats: dict | None) -> str:
+    """Per-page parse quality: pages that yielded under 50 characters (scans without OCR, figures)."""
+    if not stats:
+        return ""
+    thin = [page for page, info in stats.items() if info.get("chars", 0) < 50]
+    return ", ".join(thin[:10]) + (" ..." if len(thin) > 10 else "") if thin else "none"
+
+
+def main() -> None:
+    st.title("Documents")
+    names = [c.name for c in common.collections()]
+    default = common.settings().default_collection
+    options = names + ([default] if default not in names else [])
+    collection = st.selectbox("Collection", options, index=options.index(default))
+    new = st.text_input("Or a new collection", placeholder="name")
+    collection = new.strip() or collection
+    upload(collection)
+    progress()
+    documents_table(collection)
+
+
+main()

@@ -1,0 +1,33 @@
+"""System: what `rag doctor` reports, the active answerer, and each collection's index manifest."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+import common
+from rag.cli.doctor import report
+from rag.models import active_model
+
+
+def main() -> None:
+    st.title("System")
+    settings = common.settings()
+    try:
+        model = active_model(settings)
+    except Exception as exc:  # noqa: BLE001 - shown as it is
+        model = f"error: {exc}"
+    st.markdown(f"**Answerer:** {common.inert(str(model)) if model else 'extractive (no GGUF model configured)'}")
+    with common.store().session() as session:
+        rows = []
+        for coll in common.collections():
+            manifest = common.store().current_manifest(session, coll.id)
+            rows.append({"collection": coll.name, "embedding model": coll.embedding_model,
+                         "generation": manifest.generation if manifest else None,
+                         "factory": manifest.factory if manifest else None,
+                         "vectors": manifest.vector_count if manifest else None,
+                         "checksum": (manifest.checksum or "")[:12] if manifest else None})
+    st.dataframe(rows, hide_index=True)
+    st.json(report(settings))
+
+
+main()
