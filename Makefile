@@ -16,6 +16,7 @@ run: install
 	$(RAG) ingest data/sample --collection sample
 	$(RAG) docs list --collection sample
 	$(RAG) ask "How many days of paid annual leave do employees get?" --collection sample
+	RAG_DEFAULT_COLLECTION=sample $(RAG) ui
 
 test: install
 	@scripts/system-deps.sh

@@ -4,9 +4,9 @@ import streamlit as st
 
 st.set_page_config(page_title="Groundwork", layout="wide")
 navigation = st.navigation([
-    st.Page("pages/chat.py", title="Chat", default=True),
-    st.Page("pages/documents.py", title="Documents"),
-    st.Page("pages/evaluations.py", title="Evaluations"),
-    st.Page("pages/system.py", title="System"),
+    st.Page("views/chat.py", title="Chat", default=True),
+    st.Page("views/documents.py", title="Documents"),
+    st.Page("views/evaluations.py", title="Evaluations"),
+    st.Page("views/system.py", title="System"),
 ])
 navigation.run()

@@ -33,7 +33,7 @@ def ui(
     app.console.print(f"Groundwork UI on http://{address}:{port} (Ctrl-C stops it)", highlight=False)
     command = [sys.executable, "-m", "streamlit", "run", str(APP), "--server.address", address,
                "--server.port", str(port), "--server.headless", "true", "--browser.gatherUsageStats", "false",
-               "--server.fileWatcherType", "none", "--server.maxUploadSize",
+               "--server.fileWatcherType", "none", "--client.toolbarMode", "minimal", "--server.maxUploadSize",
                str(int(app.settings.ui.upload_max_mb) + 1)]
     try:
         raise typer.Exit(subprocess.call(command, env={**os.environ, "STREAMLIT_BROWSER_GATHER_USAGE_STATS": "false"}))

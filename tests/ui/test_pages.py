@@ -58,7 +58,7 @@ def test_chat_with_a_scripted_model_streams_and_keeps_html_inert(ui_env, monkeyp
 
 def test_uploads_ingest_in_the_background_and_a_broken_file_says_why(ui_env):
     at = AppTest.from_file(APP, default_timeout=120).run()
-    at.switch_page("pages/documents.py").run()
+    at.switch_page("views/documents.py").run()
     assert not at.exception
     uploader = at.get("file_uploader")[0]
     uploader.set_value([("../../notes.txt", b"The harbour office opens at 07:30 on weekdays.", "text/plain"),
@@ -85,7 +85,7 @@ def test_evaluation_runs_open_and_compare(ui_env):
     save_run(store, ui_env, "answers", ui_env.data_dir, {"n": 10, "f1": 0.55},
              [{**i, "f1": i["f1"] + 0.1} for i in items], 1.0)
     at = AppTest.from_file(APP, default_timeout=120).run()
-    at.switch_page("pages/evaluations.py").run()
+    at.switch_page("views/evaluations.py").run()
     assert not at.exception
     assert at.selectbox[0].options and str(first) in at.selectbox[0].options
     compare = next(b for b in at.button if b.label == "Compare")
@@ -95,6 +95,6 @@ def test_evaluation_runs_open_and_compare(ui_env):
 
 def test_system_page_shows_the_doctor_report(ui_env):
     at = AppTest.from_file(APP, default_timeout=120).run()
-    at.switch_page("pages/system.py").run()
+    at.switch_page("views/system.py").run()
     assert not at.exception
     assert at.json and "faiss" in at.json[0].value
