@@ -121,18 +121,11 @@ def bench_query(
 
 
 def _record(app, source: Path, result: dict, seconds: float) -> None:
-    """The benchmark as an evaluation run, with the same reports (flat metric names, e.g. sizes.100000.hybrid.p95_ms)."""
+    """The benchmark as an evaluation run, with the same reports."""
     from evals.cli import finish_run
+    from rag.runs import flat_metrics
 
-    def flatten(value, prefix=""):
-        if isinstance(value, dict):
-            for key, inner in value.items():
-                yield from flatten(inner, f"{prefix}{key}.")
-        elif isinstance(value, (int, float)) and not isinstance(value, bool):
-            yield prefix.rstrip("."), value
-
-    metrics = {"machine": result["machine"], **dict(flatten({k: v for k, v in result.items() if k != "machine"}))}
-    finish_run(app, "bench-query", source, metrics, [], seconds, None, 0, as_json=False, quiet=True)
+    finish_run(app, "bench-query", source, flat_metrics(result), [], seconds, None, 0, as_json=False, quiet=True)
 
 
 SAMPLE_QUESTIONS = ["How many days of paid annual leave do employees get?",

@@ -31,7 +31,7 @@ def finish_run(app, kind: str, dataset: Path, metrics: dict, items: list[dict], 
                quiet: bool = False) -> int:
     """Stores the run, writes its HTML/Markdown/JSON report, and prints the metrics (JSON or a list)."""
     from evals.reports import judge_agreement_note, write_report
-    from evals.runs import list_runs, load_run, save_run
+    from rag.runs import list_runs, load_run, save_run
 
     run_id = save_run(app.store, app.settings, kind, dataset, metrics, items, seconds, collection, seed)
     note = ""

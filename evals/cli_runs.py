@@ -15,7 +15,7 @@ def runs_command(ctx: typer.Context, as_json: bool = typer.Option(False, "--json
     """The stored evaluation runs, newest first."""
     from rich.table import Table
 
-    from evals.runs import list_runs
+    from rag.runs import list_runs
 
     app = context(ctx)
     runs = list_runs(app.store)
@@ -35,7 +35,7 @@ def runs_command(ctx: typer.Context, as_json: bool = typer.Option(False, "--json
 def report_command(ctx: typer.Context, run: int = typer.Argument(..., help="Run id (`rag eval runs`).")) -> None:
     """Writes the run's HTML, Markdown and JSON report again and prints their paths."""
     from evals.reports import judge_agreement_note, write_report
-    from evals.runs import list_runs
+    from rag.runs import list_runs
 
     app = context(ctx)
     chosen = _load(app, run)
@@ -78,7 +78,7 @@ def compare_command(
 
 
 def _load(app, run_id: int):
-    from evals.runs import load_run
+    from rag.runs import load_run
 
     try:
         return load_run(app.store, run_id)

@@ -17,6 +17,7 @@ from sqlalchemy import func, select
 from ingest.chunking import embed_text
 from ingest.pipeline import Ingester
 from rag.cli.context import context
+from rag.runs import flat_metrics, save_run
 from rag.store import Chunk, Document, Store
 
 bench_app = typer.Typer(no_args_is_help=True, help="Benchmarks (print JSON).")
@@ -121,6 +122,8 @@ def bench_ingest(
         "timings": summary.timings,
         "peak_rss_mb": {"ingester": _rss_mb(resource.RUSAGE_SELF), "parsers": _rss_mb(resource.RUSAGE_CHILDREN)},
     }
+    # kept as an evaluation run like the others (`rag eval report RUN` writes its report)
+    result["run"] = save_run(app.store, app.settings, "bench-ingest", source, flat_metrics(result), [], seconds)
     print(json.dumps(result, indent=2))
 
 

@@ -21,3 +21,17 @@ def test_bench_query_reports_latency_per_method_and_ann_recall(tmp_path):
 
     runs = json.loads(rag(["eval", "runs", "--json"], tmp_path / ".rag").stdout)
     assert runs[0]["kind"] == "bench-query" and runs[0]["metrics"]["sizes.500.hybrid.p95_ms"] > 0
+
+
+def test_bench_ingest_reports_throughput_and_is_kept_as_a_run(tmp_path):
+    folder = _beir(tmp_path / "tiny")
+    result = rag(["bench", "ingest", "--source", str(folder / "corpus.jsonl"), "--docs", "20", "--per-file", "5"],
+                 tmp_path / ".rag")
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert report["documents_ok"] == report["files"] > 0 and report["chunks_per_s"] > 0
+    runs = json.loads(rag(["eval", "runs", "--json"], tmp_path / ".rag").stdout)
+    assert runs[0]["id"] == report["run"] and runs[0]["kind"] == "bench-ingest"
+    assert runs[0]["metrics"]["timings.embed"] >= 0
+    shown = rag(["eval", "report", str(report["run"])], tmp_path / ".rag")
+    assert shown.returncode == 0 and "html:" in shown.stdout

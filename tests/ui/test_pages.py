@@ -76,7 +76,7 @@ def test_uploads_ingest_in_the_background_and_a_broken_file_says_why(ui_env):
 
 
 def test_evaluation_runs_open_and_compare(ui_env):
-    from evals.runs import save_run
+    from rag.runs import save_run
     from rag.store import Store
 
     store = Store.open(ui_env.resolved_database_url)

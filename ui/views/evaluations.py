@@ -7,7 +7,7 @@ import streamlit as st
 import common
 from evals.compare import compare_runs
 from evals.reports import judge_agreement_note, to_html
-from evals.runs import list_runs, load_run
+from rag.runs import list_runs, load_run
 
 
 def show_run(run) -> None:

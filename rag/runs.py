@@ -85,3 +85,16 @@ def list_runs(store: Store) -> list[EvalRun]:
         for run in runs:
             session.expunge(run)
         return runs
+
+
+def flat_metrics(result: dict) -> dict:
+    """A nested benchmark result as flat metric names (e.g. sizes.100000.hybrid.p95_ms) for a run."""
+    def flatten(value, prefix=""):
+        if isinstance(value, dict):
+            for key, inner in value.items():
+                yield from flatten(inner, f"{prefix}{key}.")
+        elif isinstance(value, (int, float)) and not isinstance(value, bool):
+            yield prefix.rstrip("."), value
+
+    return {"machine": result.get("machine", ""), **dict(flatten({k: v for k, v in result.items()
+                                                                     if k != "machine"}))}
