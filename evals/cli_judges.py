@@ -42,7 +42,7 @@ def judge_command(
     pairs_file: Path = typer.Argument(..., help="Faithfulness pairs: JSONL or JSONL.gz rows with context, claim, "
                                       "label (1 = supported)."),
     judge: str = typer.Option("alignment", "--judge", help="alignment | llm | DIRECTORY of a trained judge."),
-    limit: int = typer.Option(0, help="Only the first N pairs (0: all)."),
+    limit: int = typer.Option(0, help="An evenly spread sample of N pairs (0: all)."),
     seed: int = typer.Option(0, help="Seed of the calibration/test split."),
     skip_trained: float = typer.Option(0.0, help="Leave out the share a judge was trained on "
                                        "(`train-judge --train-share`, same seed)."),
@@ -58,7 +58,8 @@ def judge_command(
     pairs = load_pairs(pairs_file)
     if skip_trained:
         pairs = split_pairs(pairs, skip_trained, seed)[1]
-    pairs = pairs[:limit] if limit else pairs
+    if limit and limit < len(pairs):
+        pairs = [pairs[int(i * len(pairs) / limit)] for i in range(limit)]
     chosen = build_judge(app, judge)
     items: list[dict] = []
     started = time.perf_counter()
