@@ -43,3 +43,11 @@ def _f1(prediction: str, gold: str) -> float:
 def contains_gold(prediction: str, golds: list[str]) -> float:
     normalized = normalize_answer(prediction)
     return float(any(normalize_answer(g) and normalize_answer(g) in normalized for g in golds))
+
+
+_CITATION = re.compile(r"\s*\[\d+(?:\]\[\d+)*\]")
+
+
+def strip_citations(answer: str) -> str:
+    """An answer's text without its [n] markers, for comparing with reference answers."""
+    return _CITATION.sub("", answer)

@@ -18,18 +18,16 @@ Citation recall is the share of sentences whose citations support them, citation
 from __future__ import annotations
 
 import json
-import re
 import statistics
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from evals.answer_metrics import contains_gold, exact_match, f1
+from evals.answer_metrics import contains_gold, exact_match, f1, strip_citations
 from rag.answering import Answer, Answerer
 from rag.judge import Judge
 
-_CITATION = re.compile(r"\s*\[\d+(?:\]\[\d+)*\]")
 
 
 @dataclass
@@ -92,7 +90,7 @@ def evaluate_answers(answerer: Answerer, judge: Judge, questions: list[EvalQuest
         started = time.perf_counter()
         answer = answerer.answer(q.question)
         seconds = time.perf_counter() - started
-        text = "" if answer.abstained else _CITATION.sub("", answer.answer)
+        text = "" if answer.abstained else strip_citations(answer.answer)
         recall, precision = citation_scores(answer, judge)
         items.append({
             "id": q.id, "question": q.question, "answer": answer.answer, "abstained": answer.abstained,

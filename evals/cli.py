@@ -31,12 +31,12 @@ def finish_run(app, kind: str, dataset: Path, metrics: dict, items: list[dict], 
                quiet: bool = False) -> int:
     """Stores the run, writes its HTML/Markdown/JSON report, and prints the metrics (JSON or a list)."""
     from evals.reports import judge_agreement_note, write_report
-    from rag.runs import list_runs, load_run, save_run
+    from rag.runs import load_run, save_run
 
     run_id = save_run(app.store, app.settings, kind, dataset, metrics, items, seconds, collection, seed)
     note = ""
     if judge_name:
-        note = judge_agreement_note([r for r in list_runs(app.store) if r.kind == "judge"], judge_name)
+        note = judge_agreement_note(app.store, judge_name)
     paths = write_report(load_run(app.store, run_id), app.settings.data_dir / "reports", note)
     if quiet:
         return run_id

@@ -35,13 +35,12 @@ def runs_command(ctx: typer.Context, as_json: bool = typer.Option(False, "--json
 def report_command(ctx: typer.Context, run: int = typer.Argument(..., help="Run id (`rag eval runs`).")) -> None:
     """Writes the run's HTML, Markdown and JSON report again and prints their paths."""
     from evals.reports import judge_agreement_note, write_report
-    from rag.runs import list_runs
 
     app = context(ctx)
     chosen = _load(app, run)
     note = ""
     if chosen.kind in ("answers", "squad"):
-        note = judge_agreement_note([r for r in list_runs(app.store) if r.kind == "judge"], "evidence-alignment")
+        note = judge_agreement_note(app.store, "evidence-alignment")
     for kind, path in write_report(chosen, app.settings.data_dir / "reports", note).items():
         print(f"{kind}: {path}")
 

@@ -50,9 +50,12 @@ def _item_scores(items: list[dict]) -> tuple[str, list[float]] | None:
     return None
 
 
-def judge_agreement_note(judge_runs: list, judge_name: str) -> str:
-    for run in judge_runs:
-        if run.metrics.get("judge") == judge_name:
+def judge_agreement_note(store, judge_name: str) -> str:
+    """The judge's agreement with human labels from its latest `rag eval judge` run, or a note that it is missing."""
+    from rag.runs import list_runs
+
+    for run in list_runs(store):
+        if run.kind == "judge" and run.metrics.get("judge") == judge_name:
             m = run.metrics
             return (f"Judge {judge_name}: ROC AUC {m.get('roc_auc')}, balanced accuracy {m.get('balanced_accuracy')} "
                     f"on {m.get('n')} human-labelled pairs of {Path(run.dataset).name} (run {run.id}).")

@@ -5,15 +5,13 @@ The abstention threshold is calibrated on one half of the questions (alternate o
 
 from __future__ import annotations
 
-import re
 import statistics
 import time
 
-from evals.answer_metrics import contains_gold, exact_match, f1
+from evals.answer_metrics import contains_gold, exact_match, f1, strip_citations
 from evals.squad import SquadQuestion
 from rag.answering import Answerer
 
-_CITATION = re.compile(r"\s*\[\d+(?:\]\[\d+)*\]")
 
 
 def spread(questions: list[SquadQuestion], limit: int) -> list[SquadQuestion]:
@@ -31,7 +29,7 @@ def evaluate_squad(answerer: Answerer, questions: list[SquadQuestion], items: li
         started = time.perf_counter()
         answer = answerer.answer(q.question)
         rows.append({"q": q, "answer": answer, "seconds": time.perf_counter() - started,
-                     "text": "" if answer.abstained else _CITATION.sub("", answer.answer)})
+                     "text": "" if answer.abstained else strip_citations(answer.answer)})
     result: dict = {"n": len(rows)}
     answerable = [r for r in rows if r["q"].answerable]
     answered = [r for r in answerable if r["text"]]

@@ -8,8 +8,9 @@ import os
 import re
 from pathlib import Path
 
-for _key, _value in {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "DO_NOT_TRACK": "1",
-                     "UNSTRUCTURED_DISABLE_NOTICE": "1", "TOKENIZERS_PARALLELISM": "false"}.items():
+from rag.cli import OFFLINE_DEFAULTS  # noqa: E402 - the same offline environment as the CLI
+
+for _key, _value in OFFLINE_DEFAULTS.items():
     os.environ.setdefault(_key, _value)
 
 import streamlit as st  # noqa: E402

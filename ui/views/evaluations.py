@@ -16,8 +16,7 @@ def show_run(run) -> None:
                f"{str(run.dataset_sha256)[:12]} · seed {run.seed}")
     note = ""
     if run.kind in ("answers", "squad"):
-        note = judge_agreement_note([r for r in list_runs(common.store()) if r.kind == "judge"],
-                                    "evidence-alignment")
+        note = judge_agreement_note(common.store(), "evidence-alignment")
         st.info(note)
     metrics = {k: v for k, v in run.metrics.items() if not isinstance(v, (dict, list))}
     st.dataframe([{"metric": k, "value": str(v)} for k, v in metrics.items()], hide_index=True)
