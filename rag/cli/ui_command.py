@@ -35,7 +35,13 @@ def ui(
                "--server.port", str(port), "--server.headless", "true", "--browser.gatherUsageStats", "false",
                "--server.fileWatcherType", "none", "--client.toolbarMode", "minimal", "--server.maxUploadSize",
                str(int(app.settings.ui.upload_max_mb) + 1)]
+    env = {**os.environ, "STREAMLIT_BROWSER_GATHER_USAGE_STATS": "false"}
+    if os.name == "posix":
+        # become the server, so that a signal meant for `rag ui` (Ctrl-C, a service manager's SIGTERM) reaches
+        # it: a child process would be orphaned and keep the port
+        sys.stdout.flush()
+        os.execve(sys.executable, command, env)
     try:
-        raise typer.Exit(subprocess.call(command, env={**os.environ, "STREAMLIT_BROWSER_GATHER_USAGE_STATS": "false"}))
+        raise typer.Exit(subprocess.call(command, env=env))
     except KeyboardInterrupt:
         raise typer.Exit(0) from None

@@ -51,6 +51,8 @@ def ui_server(tmp_path):
     yield url
     server.terminate()
     server.wait(timeout=20)
+    with pytest.raises(OSError):  # stopping `rag ui` stops its server: no orphan keeps the port
+        urllib.request.urlopen(f"{url}/_stcore/health", timeout=2)
 
 
 def test_upload_ask_cite_and_abstain_in_a_real_browser(ui_server, tmp_path):
