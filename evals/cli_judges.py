@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import typer
@@ -13,12 +14,10 @@ from rag.cli.context import context
 
 
 def build_judge(app, name: str):
-    """'alignment' (the default, no LLM), 'llm' (the active GGUF model), or a trained cross-encoder judge's
-    directory."""
-    from rag.judge import EvidenceAlignmentJudge
+    """'llm' (the active GGUF model) or any judge the answerer can use (`rag.answerers.build_judge`)."""
+    from rag.answerers import build_judge as answer_judge
+    from rag.errors import ConfigError
 
-    if name == "alignment":
-        return EvidenceAlignmentJudge(app.embedder)
     if name == "llm":
         from rag.generation import LlamaCppGenerator
         from rag.llm_judge import LlmJudge
@@ -29,11 +28,10 @@ def build_judge(app, name: str):
             raise typer.BadParameter("no GGUF model is configured: set RAG_GENERATOR__MODEL_PATH or run "
                                      "`rag models pull`", param_hint="--judge")
         return LlmJudge(LlamaCppGenerator(path, app.settings.generator))
-    if Path(name).is_dir():
-        from rag.cross_encoder_judge import CrossEncoderJudge
-
-        return CrossEncoderJudge(name)
-    raise typer.BadParameter("use alignment, llm, or a trained judge's directory", param_hint="--judge")
+    try:
+        return answer_judge(name, app.embedder)
+    except ConfigError as exc:
+        raise typer.BadParameter(f"{exc} (or llm)", param_hint="--judge") from exc
 
 
 @eval_app.command("judge")
@@ -52,14 +50,13 @@ def judge_command(
     other half of the pairs."""
     from rich.progress import Progress
 
-    from evals.faithfulness import agreement, load_pairs, split_pairs
+    from evals.faithfulness import agreement, load_pairs, split_pairs, spread
 
     app = context(ctx)
     pairs = load_pairs(pairs_file)
     if skip_trained:
         pairs = split_pairs(pairs, skip_trained, seed)[1]
-    if limit and limit < len(pairs):
-        pairs = [pairs[int(i * len(pairs) / limit)] for i in range(limit)]
+    pairs = spread(pairs, limit)
     chosen = build_judge(app, judge)
     items: list[dict] = []
     started = time.perf_counter()
@@ -74,31 +71,36 @@ def judge_command(
 def train_judge_command(
     ctx: typer.Context,
     pairs_files: list[Path] = typer.Argument(None, help="Labelled pair files (JSONL or JSONL.gz)."),
+    kind: str = typer.Option("cross-encoder", help="cross-encoder (fine-tunes the local MiniLM) | alignment "
+                             "(fits the default judge's weights; needs labelled pairs)."),
     collection: str = typer.Option(None, "--collection", "-c", help="Also make synthetic pairs from this "
                                    "collection's documents."),
     synthetic: int = typer.Option(2000, help="Synthetic pairs to make when --collection is given."),
     train_share: float = typer.Option(1.0, help="Train on this seeded share of each file (measure on the rest "
                                       "with `rag eval judge --skip-trained`)."),
-    out: Path = typer.Option(None, help="Where to save the judge (default: DATA_DIR/judges/cross-encoder)."),
-    epochs: int = typer.Option(1),
+    limit: int = typer.Option(0, help="At most N training pairs per file, evenly spread (0: all)."),
+    out: Path = typer.Option(None, help="Where to save the judge (default: DATA_DIR/judges/KIND)."),
+    epochs: int = typer.Option(2),
+    lr: float = typer.Option(5e-5, help="Peak learning rate (linear warm-up over the first tenth, then decay)."),
     max_steps: int = typer.Option(0, help="Stop after this many steps (0: all epochs)."),
     seed: int = typer.Option(0),
 ) -> None:
-    """Train the cross-encoder judge from the local MiniLM; prints its training card (held-out agreement and
-    calibration)."""
+    """Train a judge: the cross-encoder from the local MiniLM, or the alignment judge's weights. Prints its
+    training card (held-out agreement and calibration); use it with `--judge DIRECTORY`."""
     from rich.progress import Progress
     from sqlalchemy import select
 
-    from evals.faithfulness import load_pairs, split_pairs
-    from evals.train_judge import synthetic_pairs, train_judge
+    from evals.faithfulness import load_pairs, split_pairs, spread
+    from evals.train_judge import fit_alignment, synthetic_pairs, train_judge
     from rag.embedder import resolve_model
     from rag.store import Document
 
     app = context(ctx)
     pairs, sources = [], []
     for path in pairs_files or []:
-        pairs += split_pairs(load_pairs(path), train_share, seed)[0]
-        sources.append(f"{path.name} ({train_share:.0%})")
+        share = spread(split_pairs(load_pairs(path), train_share, seed)[0], limit)
+        pairs += [replace(p, dataset=path.name) for p in share]  # a file is one group when weighing data
+        sources.append(f"{path.name} ({train_share:.0%} share, {len(share)} pairs)")
     if collection:
         with app.store.session() as session:
             coll = app.store.collection(session, collection)
@@ -107,10 +109,20 @@ def train_judge_command(
         sources.append(f"synthetic from collection {collection!r}")
     if not pairs:
         raise typer.BadParameter("give pair files and/or --collection")
-    out = out or app.settings.data_dir / "judges" / "cross-encoder"
+    if kind not in ("cross-encoder", "alignment"):
+        raise typer.BadParameter("use cross-encoder or alignment", param_hint="--kind")
+    out = out or app.settings.data_dir / "judges" / kind
     with Progress(console=app.console, transient=True) as progress:
         task = progress.add_task("training", total=None)
-        card = train_judge(pairs, out, resolve_model("default")[0], epochs=epochs, max_steps=max_steps, seed=seed,
-                           sources=sources, progress=lambda step, total, loss: progress.update(
-                               task, completed=step, total=total, description=f"training (loss {loss:.3f})"))
+        if kind == "alignment":
+            from rag.judge import EvidenceAlignmentJudge
+
+            card = fit_alignment(pairs, EvidenceAlignmentJudge(app.embedder), out, seed=seed, sources=sources,
+                                 progress=lambda done, total, _: progress.update(
+                                     task, completed=done, total=total, description="aligning claims"))
+        else:
+            card = train_judge(pairs, out, resolve_model("default")[0], epochs=epochs, lr=lr,
+                               max_steps=max_steps, seed=seed, sources=sources,
+                               progress=lambda step, total, loss: progress.update(
+                                   task, completed=step, total=total, description=f"training (loss {loss:.3f})"))
     print(json.dumps({"saved": str(out), **card}, indent=2))

@@ -6,15 +6,11 @@ as its best window. The decision threshold comes from the judge's training card 
 
 from __future__ import annotations
 
-import json
 from functools import cached_property
 from pathlib import Path
 
-from rag.errors import ConfigError
-from rag.judge import Verdict
+from rag.judge import Verdict, read_card
 from rag.text import sentences
-
-CARD = "judge_card.json"
 
 
 def windows(source: str, count_tokens, budget: int) -> list[tuple[int, int]]:
@@ -42,11 +38,7 @@ class CrossEncoderJudge:
 
     @cached_property
     def card(self) -> dict:
-        card = self.path / CARD
-        if not card.is_file():
-            raise ConfigError(f"{self.path}: not a trained judge ({CARD} missing); train one with "
-                              "`rag eval train-judge`.")
-        return json.loads(card.read_text())
+        return read_card(self.path)
 
     @property
     def threshold(self) -> float:

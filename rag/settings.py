@@ -75,6 +75,8 @@ class AnswerSettings(BaseModel):
     abstain_below: float = Field(0.45, ge=0, le=1, description="Abstain when the best evidence scores lower.")
     min_supported: float = Field(0.5, ge=0, le=1, description="mode=abstain: least supported share to answer.")
     max_sentences: int = Field(3, ge=1, description="Extractive answerer: sentences in an answer.")
+    judge: str = Field("alignment", description="Checks each answer sentence against its sources: alignment (no "
+                       "LLM) or the directory of a judge made by `rag eval train-judge`.")
 
 
 class GeneratorSettings(BaseModel):

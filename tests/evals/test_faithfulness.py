@@ -108,3 +108,40 @@ def test_a_directory_that_is_not_a_trained_judge_is_refused(tmp_path):
 
     with pytest.raises(ConfigError, match="not a trained judge"):
         CrossEncoderJudge(tmp_path).judge("x", "y")
+
+
+def test_alignment_weights_fitted_on_labelled_pairs_are_saved_and_judge(tmp_path, real_embedder):
+    from evals.train_judge import fit_alignment
+    from rag.answerers import build_judge
+    from rag.errors import ConfigError
+    from rag.judge import FEATURES, AlignmentWeights, read_card
+
+    pairs = [Pair(f"{p.id}-{i}", p.context, p.claim, p.label, f"set{i % 2}") for i in range(4) for p in FIXTURE]
+    card = fit_alignment(pairs, EvidenceAlignmentJudge(real_embedder), tmp_path / "alignment", held_out=0.5,
+                         sources=["fixture"])
+    assert card["kind"] == "alignment" and set(card["coefficients"]) == set(FEATURES)
+    # support raises the score, a missing name or number lowers it
+    assert card["coefficients"]["coverage_source"] > 0 > card["coefficients"]["numbers_missing"]
+    assert card["held_out"]["roc_auc"] == 1.0
+    assert read_card(tmp_path / "alignment")["coefficients"] == card["coefficients"]
+    judge = build_judge(str(tmp_path / "alignment"), real_embedder)  # what RAG_ANSWER__JUDGE=DIR gives
+    assert judge.weights.coefficients == card["coefficients"]
+    assert judge.judge(FIXTURE[0].claim, SOURCE).supported and not judge.judge(FIXTURE[5].claim, SOURCE).supported
+    with pytest.raises(ConfigError, match="neither 'alignment' nor a directory"):
+        build_judge(str(tmp_path / "missing"), real_embedder)
+    with pytest.raises(ConfigError, match="unknown alignment features"):
+        AlignmentWeights.from_card({"coefficients": {"vibes": 1.0}, "bias": 0})
+
+
+def test_a_multi_sentence_claim_embeds_its_source_once(real_embedder):
+    embedded: list[str] = []
+
+    class Counting:
+        def embed(self, texts):
+            embedded.extend(texts)
+            return real_embedder.embed(texts)
+
+    source = " ".join(f"Sentence number {i} talks about lighthouses." for i in range(30)) + " " + SOURCE
+    claim = " ".join(p.claim for p in FIXTURE[:3])
+    verdict = judge_text(EvidenceAlignmentJudge(Counting()), claim, source)
+    assert verdict.supported and len(embedded) == 33 + 3  # the source's sentences once, then each claim sentence
