@@ -50,7 +50,8 @@ def judge_command(
     other half of the pairs."""
     from rich.progress import Progress
 
-    from evals.faithfulness import agreement, load_pairs, split_pairs, spread
+    from evals.faithfulness import agreement, load_pairs, split_pairs
+    from evals.squad_eval import spread
 
     app = context(ctx)
     pairs = load_pairs(pairs_file)
@@ -90,7 +91,8 @@ def train_judge_command(
     from rich.progress import Progress
     from sqlalchemy import select
 
-    from evals.faithfulness import load_pairs, split_pairs, spread
+    from evals.faithfulness import load_pairs, split_pairs
+    from evals.squad_eval import spread
     from evals.train_judge import fit_alignment, synthetic_pairs, train_judge
     from rag.embedder import resolve_model
     from rag.store import Document

@@ -113,13 +113,6 @@ def agreement(judge: Judge, pairs: list[Pair], seed: int = 0,
     }
 
 
-def spread(pairs: list[Pair], limit: int) -> list[Pair]:
-    """An evenly spread sample of `limit` pairs (all of them when limit is 0 or larger)."""
-    if not limit or limit >= len(pairs):
-        return pairs
-    return [pairs[int(i * len(pairs) / limit)] for i in range(limit)]
-
-
 def split_pairs(pairs: list[Pair], share: float, seed: int = 0) -> tuple[list[Pair], list[Pair]]:
     """A seeded share of the pairs and the rest: train a judge on one, measure it on the other."""
     order = list(range(len(pairs)))

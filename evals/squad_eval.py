@@ -7,19 +7,22 @@ from __future__ import annotations
 
 import statistics
 import time
+from typing import TypeVar
 
 from evals.answer_metrics import contains_gold, exact_match, f1, strip_citations
 from evals.squad import SquadQuestion
 from rag.answering import Answerer
 
+T = TypeVar("T")
 
 
-def spread(questions: list[SquadQuestion], limit: int) -> list[SquadQuestion]:
-    """An evenly spaced sample (all articles represented), deterministic."""
-    if not limit or limit >= len(questions):
-        return questions
-    step = len(questions) / limit
-    return [questions[int(i * step)] for i in range(limit)]
+def spread(items: list[T], limit: int) -> list[T]:
+    """An evenly spaced, deterministic sample of questions or pairs, so that every part of an ordered file (each
+    article, each domain) is represented; all of them when limit is 0 or larger."""
+    if not limit or limit >= len(items):
+        return items
+    step = len(items) / limit
+    return [items[int(i * step)] for i in range(limit)]
 
 
 def evaluate_squad(answerer: Answerer, questions: list[SquadQuestion], items: list[dict] | None = None) -> dict:
