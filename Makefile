@@ -12,14 +12,16 @@ install:
 
 run: install
 	$(RAG) doctor
-	$(RAG) models pull --if-online
+	$(RAG) models install default --or-explain
 	$(RAG) ingest data/sample --collection sample
 	$(RAG) docs list --collection sample
 	$(RAG) ask "How many days of paid annual leave do employees get?" --collection sample
+	$(RAG) ask "What is the capital of Australia?" --collection sample
 	RAG_DEFAULT_COLLECTION=sample $(RAG) ui
 
 test: install
 	@scripts/system-deps.sh
+	$(RAG) models install default tiny
 	$(VENV)/bin/python -m pytest
 
 bench: install

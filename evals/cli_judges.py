@@ -23,11 +23,11 @@ def build_judge(app, name: str):
         from rag.llm_judge import LlmJudge
         from rag.models import active_model
 
-        path = active_model(app.settings)
-        if path is None:
-            raise typer.BadParameter("no GGUF model is configured: set RAG_GENERATOR__MODEL_PATH or run "
-                                     "`rag models pull`", param_hint="--judge")
-        return LlmJudge(LlamaCppGenerator(path, app.settings.generator))
+        model = active_model(app.settings)
+        if model is None:
+            raise typer.BadParameter("no generation model is installed or chosen: run `rag models install` or "
+                                     "`rag models use FILE.gguf`", param_hint="--judge")
+        return LlmJudge(LlamaCppGenerator(model.path, app.settings.generator, sha256=model.sha256))
     try:
         return answer_judge(name, app.embedder)
     except ConfigError as exc:
@@ -65,7 +65,11 @@ def judge_command(
         task = progress.add_task(f"judging {pairs_file.name}", total=len(pairs))
         result = {"dataset": pairs_file.name, **agreement(chosen, pairs, seed,
                                                           lambda n: progress.advance(task, n), items)}
-    finish_run(app, "judge", pairs_file, result, items, time.perf_counter() - started, None, seed, as_json)
+    generator = getattr(chosen, "generator", None)  # the LLM judge names its model
+    model = {"answerer": f"judge: {chosen.name}"} | ({"model_file": generator.model_path.name,
+                                                        "model_sha256": generator.sha256} if generator else {})
+    finish_run(app, "judge", pairs_file, result, items, time.perf_counter() - started, None, seed, as_json,
+               model=model)
 
 
 @eval_app.command("train-judge")

@@ -1,4 +1,5 @@
-"""Which answerer a question gets: the configured (or pulled) GGUF model, else the offline extractive one.
+"""Which answerer a question gets: the active GGUF model (`rag.models.active_model`), else the offline
+extractive one.
 
 Used by every entry point (CLI, UI, evaluation) so that all of them say the same thing about what is active.
 """
@@ -24,10 +25,11 @@ def build_answerer(settings: Settings, retriever: Retriever, embedder: Embedder,
     answer = answer or settings.answer
     judge = build_judge(answer.judge, embedder)
     if generator is None:
-        path = active_model(settings)
-        if path is None:
+        model = active_model(settings)
+        if model is None:
             return ExtractiveAnswerer(retriever, embedder, judge, answer)
-        generator = LlamaCppGenerator(path, settings.generator)
+        generator = LlamaCppGenerator(model.path, settings.generator, sha256=model.sha256,
+                                      cache_dir=settings.models_dir / "prompt-cache")
     return GenerativeAnswerer(retriever, generator, embedder, judge, answer, settings.generator)
 
 
@@ -53,5 +55,5 @@ def describe(answerer: Answerer) -> str:
     if isinstance(answerer, GenerativeAnswerer):
         grammar = "citations enforced by grammar" if answerer.generation.grammar else "citations checked after"
         return f"answerer: {answerer.name} ({grammar})"
-    return ("answerer: extractive (offline; no GGUF model configured: set RAG_GENERATOR__MODEL_PATH or run "
-            "`rag models pull`)")
+    return ("answerer: extractive (no generation model installed or chosen: `rag models install`, or "
+            "`rag models use FILE.gguf`)")

@@ -8,7 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -72,7 +72,10 @@ class RetrievalSettings(BaseModel):
 class AnswerSettings(BaseModel):
     mode: Literal["flag", "strip", "abstain"] = Field(
         "flag", description="Unsupported sentences: flag them, strip them, or abstain when too few are supported.")
-    abstain_below: float = Field(0.45, ge=0, le=1, description="Abstain when the best evidence scores lower.")
+    abstain_below: float = Field(0.45, ge=0, le=1, description="Extractive answerer: abstain when the best "
+                                 "evidence scores lower.")
+    model_abstain_below: float = Field(0.3, ge=0, le=1, description="With a generation model: decline without "
+                                       "asking it when the best evidence scores lower (it declines the rest itself).")
     min_supported: float = Field(0.5, ge=0, le=1, description="mode=abstain: least supported share to answer.")
     max_sentences: int = Field(3, ge=1, description="Extractive answerer: sentences in an answer.")
     judge: str = Field("alignment", description="Checks each answer sentence against its sources: alignment (no "
@@ -80,22 +83,29 @@ class AnswerSettings(BaseModel):
 
 
 class GeneratorSettings(BaseModel):
-    model_path: str = Field(
-        "", description="A GGUF chat model. Empty: the pulled default model when present, else the extractive "
-        "answerer.")
-    # The documented default model that `rag models pull` fetches: Qwen2.5-0.5B-Instruct at Q4_K_M, the
-    # publisher's own GGUF. Size and SHA-256 as published on the file's Hugging Face page (Git LFS pointer).
+    model: str = Field(
+        "", description="The answering model: empty = the one chosen with `rag models use`, else the installed "
+        "default (qwen2.5-coder-1.5b), else the extractive answerer; or a catalog name (`rag models list`), a "
+        "GGUF file, or 'extractive'.")
+    # `rag models pull` fetches this file from a model hub, where one is reachable (not needed for the
+    # catalog models, which install from the package index). Size and SHA-256 as published by Qwen.
     hub_url: str = "https://huggingface.co"
     repo: str = "Qwen/Qwen2.5-0.5B-Instruct-GGUF"
     file: str = "qwen2.5-0.5b-instruct-q4_k_m.gguf"
     revision: str = "main"
     sha256: str = "74a4da8c9fdbcd15bd1f6d01d621410d31c6fc00986f5eb687824e7b93d7a9db"
     context_tokens: int = Field(4096, ge=256, description="Context window (prompt + answer).")
-    max_tokens: int = Field(384, ge=16, description="Longest answer in tokens.")
+    max_tokens: int = Field(256, ge=16, description="Longest answer in tokens.")
+    source_tokens: int = Field(
+        200, ge=32, description="Most tokens of sources the model reads per question. On CPU each prompt token "
+        "costs time (about 10 ms with the 1.5B model on 2 cores); raise it where a GPU is present.")
+    passages: Literal["sentences", "chunks"] = Field(
+        "sentences", description="sentences: the best sentences of the retrieved chunks (more answers per token); "
+        "chunks: whole chunks in rank order.")
     threads: int = Field(0, ge=0, description="CPU threads; 0 = all cores.")
     gpu_layers: int = Field(-1, description="Layers offloaded to a GPU when one is present; -1 = all.")
     seed: int = Field(42, ge=1, description="Sampling seed: the same question gets the same answer.")
-    temperature: float = Field(0.2, ge=0)
+    temperature: float = Field(0.0, ge=0, description="0 = greedy (the most likely answer; best for grounded QA).")
     top_p: float = Field(0.95, gt=0, le=1)
     top_k: int = Field(40, ge=0)
     repeat_penalty: float = Field(1.1, gt=0)
@@ -120,6 +130,8 @@ class Settings(BaseSettings):
     )
 
     data_dir: Path = Field(Path(".rag"), description="Database, index, uploads and reports.")
+    models_dir: Path = Field(Path("~/.local/share/groundwork/models"), validate_default=True,
+                             description="Generation models, one copy per machine (shared by every data directory).")
     database_url: str = Field(
         "", description="SQLAlchemy URL; empty means SQLite at DATA_DIR/groundwork.db."
     )
@@ -132,6 +144,11 @@ class Settings(BaseSettings):
     generator: GeneratorSettings = GeneratorSettings()
     ui: UiSettings = UiSettings()
 
+    @field_validator("models_dir")
+    @classmethod
+    def _expand_home(cls, value: Path) -> Path:
+        return value.expanduser()
+
     @property
     def resolved_database_url(self) -> str:
         if self.database_url:
@@ -142,6 +159,3 @@ class Settings(BaseSettings):
     def index_dir(self) -> Path:
         return self.data_dir / "index"
 
-    @property
-    def models_dir(self) -> Path:
-        return self.data_dir / "models"

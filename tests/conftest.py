@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from rag.settings import EmbeddingSettings, Settings
+from rag.settings import EmbeddingSettings, GeneratorSettings, Settings
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = ROOT / "data" / "sample"
@@ -36,8 +36,10 @@ def no_network(monkeypatch):
 
 
 def make_settings(data_dir: Path, **overrides) -> Settings:
-    """Settings that ignore the developer's environment and .env."""
+    """Settings that ignore the developer's environment and .env; the extractive answerer unless a test asks
+    for a model (the installed default model is the product's default)."""
     overrides.setdefault("embedding", EmbeddingSettings(model="fake"))
+    overrides.setdefault("generator", GeneratorSettings(model="extractive"))
     return Settings(_env_file=None, data_dir=data_dir, **overrides)
 
 
@@ -113,3 +115,27 @@ def tiny_gguf(tmp_path_factory) -> Path:
     from evals.synthetic_gguf import write_model
 
     return write_model(tmp_path_factory.mktemp("gguf") / "tiny.gguf")
+
+
+def installed_model(role: str) -> Path:
+    """A catalog model installed on this machine (`make test` installs the default and the tiny one)."""
+    from rag.model_catalog import find
+    from rag.model_install import installed
+
+    model = find(role)
+    path = installed(model, Settings(_env_file=None).models_dir)
+    if path is None:
+        pytest.fail(f"{model.name} is not installed: run `rag models install {role}` (make test does)")
+    return path
+
+
+@pytest.fixture(scope="session")
+def tiny_model() -> Path:
+    """SmolLM2-135M-Instruct: a real chat model that loads in a second (its answers are poor)."""
+    return installed_model("tiny")
+
+
+@pytest.fixture(scope="session")
+def default_model() -> Path:
+    """Qwen2.5-Coder-1.5B-Instruct: the model users get."""
+    return installed_model("default")

@@ -54,12 +54,12 @@ def retriever(collection: str, generation: int):
 
 
 @st.cache_resource(show_spinner="Loading the model...", max_entries=2)
-def generator(model_path: str):
+def generator(model_path: str, sha256: str):
     from pathlib import Path
 
     from rag.generation import LlamaCppGenerator
 
-    return LlamaCppGenerator(Path(model_path), settings().generator)
+    return LlamaCppGenerator(Path(model_path), settings().generator, sha256=sha256)
 
 
 def collections() -> list:

@@ -9,7 +9,8 @@ from tests.conftest import SAMPLE
 
 
 def rag(args, data_dir, **env):
-    environment = {**os.environ, "RAG_DATA_DIR": str(data_dir), "RAG_EMBEDDING__MODEL": "fake", **env}
+    environment = {**os.environ, "RAG_DATA_DIR": str(data_dir), "RAG_EMBEDDING__MODEL": "fake",
+                   "RAG_GENERATOR__MODEL": "extractive", **env}
     return subprocess.run([sys.executable, "-c", "from rag.cli import main; main()", *args],
                           capture_output=True, text=True, env=environment, timeout=300)
 

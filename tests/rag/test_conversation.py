@@ -60,7 +60,7 @@ def test_a_database_at_the_first_revision_is_upgraded_in_place(tmp_path):
 
 def test_rag_chat_answers_follow_ups_at_the_prompt(tmp_path):
     env = {**os.environ, "RAG_DATA_DIR": str(tmp_path / ".rag"), "RAG_EMBEDDING__MODEL": "default",
-           "COLUMNS": "200"}
+           "RAG_GENERATOR__MODEL": "extractive", "COLUMNS": "200"}
     cli = [sys.executable, "-c", "from rag.cli import main; main()"]
     subprocess.run(cli + ["ingest", str(SAMPLE), "-c", "s", "--json"], env=env, check=True, capture_output=True)
     session = subprocess.run(cli + ["chat", "-c", "s"], env=env, capture_output=True, text=True, timeout=300,

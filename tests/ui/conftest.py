@@ -21,7 +21,7 @@ def ui_env(tmp_path, monkeypatch):
 
     monkeypatch.syspath_prepend(str(ROOT / "ui"))
     for key, value in {"RAG_DATA_DIR": str(tmp_path / ".rag"), "RAG_DEFAULT_COLLECTION": "sample",
-                       "RAG_EMBEDDING__MODEL": "default", "RAG_GENERATOR__MODEL_PATH": ""}.items():
+                       "RAG_EMBEDDING__MODEL": "default", "RAG_GENERATOR__MODEL": "extractive"}.items():
         monkeypatch.setenv(key, value)
     st.cache_resource.clear()
     settings = Settings(_env_file=None)

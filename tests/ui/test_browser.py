@@ -35,7 +35,7 @@ def _free_port() -> int:
 def ui_server(tmp_path):
     port = _free_port()
     env = {**os.environ, "RAG_DATA_DIR": str(tmp_path / ".rag"), "RAG_EMBEDDING__MODEL": "default",
-           "RAG_DEFAULT_COLLECTION": "notices", "RAG_GENERATOR__MODEL_PATH": ""}
+           "RAG_DEFAULT_COLLECTION": "notices", "RAG_GENERATOR__MODEL": "extractive"}
     server = subprocess.Popen([sys.executable, "-c", "from rag.cli import main; main()", "ui", "--port",
                                str(port)], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"

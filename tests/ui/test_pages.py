@@ -44,8 +44,9 @@ def test_chat_with_a_scripted_model_streams_and_keeps_html_inert(ui_env, monkeyp
 
     generator = ScriptedGenerator(["<script>alert(1)</script> Every employee receives 27 days of paid annual "
                                    "leave [1]."] * 2)
-    monkeypatch.setattr(rag.models, "active_model", lambda settings: ui_env.data_dir / "model.gguf")
-    monkeypatch.setattr(common, "generator", lambda path: generator)
+    model = rag.models.ActiveModel("model.gguf", ui_env.data_dir / "model.gguf", "0" * 64)
+    monkeypatch.setattr(rag.models, "active_model", lambda settings: model)
+    monkeypatch.setattr(common, "generator", lambda path, sha256: generator)
     at = AppTest.from_file(APP, default_timeout=120).run()
     at.radio(key="answerer_choice").set_value("model: model.gguf").run()
     at.chat_input[0].set_value(LEAVE).run()

@@ -27,16 +27,16 @@ def sidebar(collections):
                             index=["flag", "strip", "abstain"].index(common.settings().answer.mode), key="mode")
         try:
             model = active_model(common.settings())
-        except Exception as exc:  # noqa: BLE001 - a wrong model path is shown, and the extractive answerer stays
+        except Exception as exc:  # noqa: BLE001 - a wrong model setting is shown, and the extractive answerer stays
             st.warning(str(exc))
             model = None
-        choices = ["extractive"] + ([f"model: {model.name}"] if model else [])
+        choices = ([f"model: {model.describe()}"] if model else []) + ["extractive"]
         choice = st.radio("Answerer", choices, key="answerer_choice")
-        st.caption(f"Loaded model: {model}" if model else "No GGUF model configured (RAG_GENERATOR__MODEL_PATH "
-                   "or `rag models pull`).")
+        st.caption(f"Model file: {model.path}" if model else "No generation model installed or chosen "
+                   "(`rag models install`, `rag models use`).")
         coll = next(c for c in collections if c.name == name)
         history(coll)
-    return coll, k, mode, (str(model) if choice != "extractive" and model else None)
+    return coll, k, mode, (model if choice != "extractive" else None)
 
 
 def history(coll):
@@ -127,13 +127,15 @@ def streamed(answerer, question: str, k: int, result: dict):
         yield piece
 
 
-def ask(coll, k: int, mode: str, model: str | None, question: str) -> None:
+def ask(coll, k: int, mode: str, model, question: str) -> None:
     settings = common.settings()
     answer_settings = settings.answer.model_copy(update={"mode": mode})
     retriever = common.retriever(coll.name, common.index_generation(coll.id))
-    generator = common.generator(model) if model else None
-    answerer = build_answerer(settings.model_copy(update={"generator": settings.generator.model_copy(
-        update={"model_path": model or ""})}), retriever, common.embedder(), answer_settings, generator)
+    generator = common.generator(str(model.path), model.sha256) if model else None
+    if model is None:  # the extractive answerer was chosen
+        settings = settings.model_copy(update={"generator": settings.generator.model_copy(
+            update={"model": "extractive"})})
+    answerer = build_answerer(settings, retriever, common.embedder(), answer_settings, generator)
     chat_id = st.session_state.get("chat_id") or start_session(common.store(), coll.id, question)
     st.session_state.chat_id = chat_id
     previous = last_standalone(common.store(), chat_id)

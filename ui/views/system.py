@@ -14,9 +14,10 @@ def main() -> None:
     settings = common.settings()
     try:
         model = active_model(settings)
+        shown = f"{model.describe()} ({model.path}, SHA-256 {model.sha256[:12]}…)" if model else None
     except Exception as exc:  # noqa: BLE001 - shown as it is
-        model = f"error: {exc}"
-    st.markdown(f"**Answerer:** {common.inert(str(model)) if model else 'extractive (no GGUF model configured)'}")
+        shown = f"error: {exc}"
+    st.markdown(f"**Answerer:** {common.inert(shown) if shown else 'extractive (no generation model installed)'}")
     with common.store().session() as session:
         rows = []
         for coll in common.collections():
