@@ -50,10 +50,14 @@ class Chunker:
     def __init__(self, count_tokens: Callable[[str], int], chunk_tokens: int, overlap: int):
         self.count_tokens = count_tokens
         self.budget = chunk_tokens
-        self.splitter = RecursiveCharacterTextSplitter(
-            chunk_size=chunk_tokens,
-            chunk_overlap=min(overlap, chunk_tokens // 2),
-            length_function=count_tokens,
+        self.overlap = overlap
+        self.splitter = self.splitter_for(chunk_tokens)
+
+    def splitter_for(self, size: int) -> RecursiveCharacterTextSplitter:
+        return RecursiveCharacterTextSplitter(
+            chunk_size=size,
+            chunk_overlap=min(self.overlap, size // 2),
+            length_function=self.count_tokens,
             # Paragraphs, lines, then sentences and clauses before words: pieces end at natural breaks.
             separators=["\n\n", "\n", ". ", "? ", "! ", "; ", ", ", " ", ""],
             keep_separator="end",
@@ -96,11 +100,21 @@ class _Packer:
 
     def add(self, element: dict, start: int, path: list[str]) -> None:
         tokens = self.chunker.count_tokens(element["text"])
+        end = start + len(element["text"])
+        over = self.open and self.tokens + tokens > self.chunker.budget
+        heading = self.tokens if self.open and self._only_titles() else 0
+        if (tokens > self.chunker.budget or over) and 0 < heading <= self.chunker.budget // 4:
+            # A heading is never a chunk of its own (it would match its topic and hold no answer): the passage
+            # after it is split into pieces that leave room for it, and it opens the first of them.
+            first = self.open[0][1]
+            self.open, self.tokens = [], 0
+            self._split(start, end, path, element.get("page"), heading_start=first, room=heading + 2)
+            return
         if tokens > self.chunker.budget:
             self.flush()
-            self._split(element, start, path)
+            self._split(start, end, path, element.get("page"))
             return
-        if self.open and self.tokens + tokens > self.chunker.budget:
+        if over:
             self.flush()
         if not self.open:
             self.path = path
@@ -117,17 +131,22 @@ class _Packer:
         self._emit(start, end, self.tokens, self.path, pages)
         self.open, self.tokens = [], 0
 
-    def _split(self, element: dict, start: int, path: list[str]) -> None:
-        page = element.get("page")
-        text, cursor = element["text"], 0
-        for piece in self.chunker.splitter.split_text(text):
+    def _only_titles(self) -> bool:
+        return all(e.get("category") == "Title" for e, _, _ in self.open)
+
+    def _split(self, start: int, end: int, path: list[str], page: int | None, heading_start: int | None = None,
+               room: int = 0) -> None:
+        text, cursor = self.text[start:end], 0
+        splitter = self.chunker.splitter_for(self.chunker.budget - room) if room else self.chunker.splitter
+        for number, piece in enumerate(splitter.split_text(text)):
             # Pieces come in order and each starts after the previous one's start. (The splitter's own
             # add_start_index guesses with the overlap in characters, which is wrong for a token overlap.)
             found = text.find(piece, cursor)
             position = found if found >= 0 else text.find(piece)
             cursor = position + 1
             offset = start + position
-            self._emit(offset, offset + len(piece), self.chunker.count_tokens(piece),
+            begin = heading_start if number == 0 and heading_start is not None else offset
+            self._emit(begin, offset + len(piece), self.chunker.count_tokens(self.text[begin:offset + len(piece)]),
                        path, [page] if page is not None else [])
 
     def _emit(self, start: int, end: int, tokens: int, path: list[str], pages: list[int]) -> None:

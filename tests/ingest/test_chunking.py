@@ -46,3 +46,19 @@ def test_embedded_text_carries_the_section_path_and_the_hash_is_content_based():
     assert leave.embed_text.startswith("Handbook > Leave\n")
     assert [c.content_hash for c in first.chunks] == [c.content_hash for c in second.chunks]
     assert len({c.content_hash for c in first.chunks}) == len(first.chunks)
+
+
+def test_a_heading_is_never_a_chunk_of_its_own():
+    """A title-only chunk matches its topic and holds no answer; it opens the next passage's first chunk."""
+    long_passage = " ".join(f"word{i}." for i in range(100))
+    for after in (long_passage, "A short passage. " * 14):
+        doc = Chunker(count, chunk_tokens=60, overlap=10).chunk(
+            [{"text": "Immune system", "category": "Title", "depth": 0},
+             {"text": "Intro.", "category": "NarrativeText"},
+             {"text": "Cells", "category": "Title", "depth": 1},
+             {"text": after, "category": "NarrativeText"}])
+        assert all(c.text not in ("Immune system", "Cells") for c in doc.chunks)
+        opening = next(c for c in doc.chunks if c.text.startswith("Cells"))
+        assert "word0." in opening.text or "short passage" in opening.text
+        assert all(count(c.text) <= 60 for c in doc.chunks)
+        assert all(doc.text[c.char_start:c.char_end] == c.text for c in doc.chunks)
