@@ -20,13 +20,18 @@ from typing import Protocol
 
 from rag.errors import ContextOverflowError, ModelError
 from rag.llama_sampling import generate_tokens
+from rag.prompt_cache import PrefixCache
 from rag.settings import GeneratorSettings
 
 
 @dataclass(frozen=True)
 class Prompt:
+    """A system message, optional worked examples (user, assistant) and the user's message. Everything before
+    the user's message is the fixed prefix whose evaluated state is kept (`PrefixCache`)."""
+
     system: str
     user: str
+    examples: tuple[tuple[str, str], ...] = ()
 
 
 class Generator(Protocol):
@@ -51,26 +56,31 @@ def check_fits(name: str, prompt_tokens: int, max_tokens: int, context_tokens: i
             "raise RAG_GENERATOR__CONTEXT_TOKENS.")
 
 
-_SYSTEM_MARK, _USER_MARK = "\x00GW-SYSTEM\x00", "\x00GW-USER\x00"
+def _mark(i: int) -> str:
+    return f"\x00GW-{i}\x00"
 
 
 class LlamaCppGenerator:
     """A GGUF model through llama-cpp-python. Loading waits for the first use."""
 
-    def __init__(self, model_path: Path, settings: GeneratorSettings):
+    def __init__(self, model_path: Path, settings: GeneratorSettings, sha256: str = "",
+                 cache_dir: Path | None = None):
         self.model_path = Path(model_path)
         self.settings = settings
+        self.sha256 = sha256  # as checked when the model was installed or chosen (recorded by evaluation runs)
+        self.cache_dir = cache_dir  # evaluated prompt prefixes kept on disk (`PrefixCache`)
         self.name = f"llama.cpp:{self.model_path.name}"
         self.context_tokens = settings.context_tokens
         self.generated_tokens = 0  # tokens of the last stream (for benchmarks)
+        self.evaluated_tokens = 0  # prompt tokens the last stream had to evaluate (the rest was cached)
 
     @cached_property
     def llm(self):
         import llama_cpp
 
         if not self.model_path.is_file():
-            raise ModelError(f"{self.model_path}: model file not found. Set RAG_GENERATOR__MODEL_PATH to a GGUF "
-                             "file, or run `rag models pull` on a machine that can reach a model hub.")
+            raise ModelError(f"{self.model_path}: model file not found. Install one with `rag models install`, or "
+                             "choose a GGUF file with `rag models use FILE` (or RAG_GENERATOR__MODEL).")
         lora = self.settings.lora_path
         if lora and not Path(lora).is_file():
             raise ModelError(f"{lora}: LoRA adapter not found (RAG_GENERATOR__LORA_PATH).")
@@ -105,30 +115,44 @@ class LlamaCppGenerator:
     def count_tokens(self, text: str) -> int:
         return len(self.llm.tokenize(text.encode("utf-8"), add_bos=False, special=False))
 
-    def render(self, prompt: Prompt) -> list[int]:
-        """Token ids of the prompt: template text may hold control tokens, the contents never do."""
+    def render(self, prompt: Prompt) -> tuple[list[int], int]:
+        """Token ids of the prompt, and how many of them are its fixed prefix (everything before the user's
+        message). Template text may hold control tokens; the messages never do."""
         from jinja2.exceptions import SecurityError
 
-        messages = [{"role": "system", "content": _SYSTEM_MARK}, {"role": "user", "content": _USER_MARK}]
+        contents = [prompt.system] + [text for pair in prompt.examples for text in pair] + [prompt.user]
+        roles = ["system"] + ["user", "assistant"] * len(prompt.examples) + ["user"]
+        messages = [{"role": role, "content": _mark(i)} for i, role in enumerate(roles)]
         try:
             text = self.formatter(messages=messages).prompt
         except SecurityError as exc:
             raise ModelError(f"{self.model_path}: its chat template tries to reach Python internals ({exc}); "
                              "refused. Use a trusted GGUF or set RAG_GENERATOR__CHAT_TEMPLATE.") from exc
-        if text.count(_SYSTEM_MARK) != 1 or text.count(_USER_MARK) != 1:
-            raise ModelError(f"{self.model_path}: its chat template does not place the system and user messages "
-                             "once each; set RAG_GENERATOR__CHAT_TEMPLATE.")
-        before, rest = text.split(_SYSTEM_MARK)
-        middle, after = rest.split(_USER_MARK)
+        pieces, rest = [], text
+        for i, content in enumerate(contents):
+            if rest.count(_mark(i)) != 1:
+                raise ModelError(f"{self.model_path}: its chat template does not place each message once, in "
+                                 "order; set RAG_GENERATOR__CHAT_TEMPLATE.")
+            before, rest = rest.split(_mark(i))
+            pieces += [(before, True), (content, False)]
+        pieces.append((rest, True))
         tokens: list[int] = []
-        for piece, special in ((before, True), (prompt.system, False), (middle, True), (prompt.user, False),
-                               (after, True)):
+        prefix = 0
+        for number, (piece, special) in enumerate(pieces):
+            if number == len(pieces) - 2:
+                prefix = len(tokens)  # the user's message starts here
             if piece:
                 tokens += self.llm.tokenize(piece.encode("utf-8"), add_bos=False, special=special)
-        return tokens
+        return tokens, prefix
 
     def prompt_tokens(self, prompt: Prompt) -> int:
-        return len(self.render(prompt))
+        return len(self.render(prompt)[0])
+
+    @cached_property
+    def prefixes(self) -> PrefixCache:
+        lora = Path(self.settings.lora_path) if self.settings.lora_path else None
+        adapter = f"|{lora.resolve()}|{lora.stat().st_size}|{lora.stat().st_mtime_ns}" if lora else ""
+        return PrefixCache(self.llm, folder=self.cache_dir, model_key=self.sha256 and self.sha256 + adapter)
 
     def stream(self, prompt: Prompt, *, grammar: str | None = None, max_tokens: int = 256,
                stop: tuple[str, ...] = ()) -> Iterator[str]:
@@ -136,12 +160,13 @@ class LlamaCppGenerator:
         # that end inside a UTF-8 character (measured); an incremental UTF-8 decoder does it in microseconds.
         import llama_cpp
 
-        tokens = self.render(prompt)
+        tokens, prefix = self.render(prompt)
         check_fits(self.name, len(tokens), max_tokens, self.context_tokens)
         llm = self.llm
         decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
         held = StopHolder(stop)
-        generated = generate_tokens(llm, tokens, self.settings, grammar)
+        self.evaluated_tokens = self.prefixes.evaluate(tokens, prefix)
+        generated = generate_tokens(llm, self.settings, grammar)
         self.generated_tokens, stopped = 0, False
         try:
             for count, token in enumerate(generated, 1):
@@ -211,3 +236,29 @@ class ScriptedGenerator:
             text = text.split(s)[0] if s else text
         pieces = re.findall(r"\S+\s*|\s+", text)
         yield from pieces[:max_tokens]
+
+
+SPEED_TEXT = ("The harbour office opens at half past seven on weekdays and closes at four. Ferries leave every "
+              "forty minutes in summer and every hour in winter; tickets are sold on board. ")
+
+
+def measure_speed(generator: LlamaCppGenerator, prompt_tokens: int = 192, decode_tokens: int = 32) -> dict:
+    """Prompt and decode tokens/s of this model on this machine: a prompt evaluated from an empty cache (after
+    a warm-up that pages the weights in), then a fixed number of greedy tokens."""
+    import time
+
+    llm = generator.llm
+    ids = llm.tokenize((SPEED_TEXT * 40).encode("utf-8"), add_bos=False)[:prompt_tokens]
+    llm.reset()
+    llm.eval(ids[:16])  # warm-up
+    llm.reset()
+    started = time.perf_counter()
+    llm.eval(ids)
+    prompt_s = time.perf_counter() - started
+    started = time.perf_counter()
+    for _ in range(decode_tokens):
+        llm.eval([llm.sample(temp=0.0)])
+    decode_s = time.perf_counter() - started
+    llm.reset()
+    return {"prompt_tok_s": round(len(ids) / prompt_s, 1), "decode_tok_s": round(decode_tokens / decode_s, 1),
+            "threads": llm.n_threads, "measured_at": time.strftime("%Y-%m-%d")}

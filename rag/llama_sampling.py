@@ -82,15 +82,8 @@ class Sampler:
         return token
 
 
-def generate_tokens(llm, prompt: list[int], settings: GeneratorSettings, grammar: str | None) -> Iterator[int]:
-    """Token ids after the prompt (reusing the cached prefix of the previous prompt), until the caller stops."""
-    cached = 0
-    for a, b in zip(llm.input_ids[: llm.n_tokens], prompt):
-        if a != b:
-            break
-        cached += 1
-    llm.n_tokens = min(cached, len(prompt) - 1)  # at least one token is evaluated, to have fresh logits
-    llm.eval(prompt[llm.n_tokens:])
+def generate_tokens(llm, settings: GeneratorSettings, grammar: str | None) -> Iterator[int]:
+    """Token ids after the prompt that was just evaluated (`PrefixCache.evaluate`), until the caller stops."""
     sampler = Sampler(llm, settings, grammar)
     try:
         while True:
