@@ -64,6 +64,10 @@ class Answer:
 class Answerer(Protocol):
     name: str
 
+    @property
+    def model_info(self) -> dict:
+        """What answered, for reports and runs: {"answerer": name} plus the model file and its SHA-256."""
+
     def answer(self, question: str, k: int | None = None, filters: Filters | None = None) -> Answer: ...
 
 
@@ -97,24 +101,35 @@ def apply_mode(question: str, checked: list[AnswerSentence], citations: list[Cit
                   answerer, timings)
 
 
-def rank_sentences(question: str, hits: list[Hit], embedder: Embedder) -> list[tuple[float, str, int, np.ndarray]]:
-    """(evidence score, sentence, source number, vector) for the sentences that could answer, best first.
+@dataclass
+class RankedSentence:
+    score: float  # evidence that this sentence answers the question (cosine and word coverage)
+    text: str
+    number: int  # 1-based position of its hit in the retrieved list
+    start: int  # character offsets in that hit's text
+    end: int
+    vector: np.ndarray = field(repr=False)
 
-    The best score is the evidence strength that abstention compares with `abstain_below`."""
+
+def rank_sentences(question: str, hits: list[Hit], embedder: Embedder) -> list[RankedSentence]:
+    """The sentences of the hits that could answer, best first. The best score is the evidence strength that
+    abstention compares with `abstain_below`."""
     asked = {stem(w) for w in content_words(question)}
-    pieces = [(hit.text[s:e], number) for number, hit in enumerate(hits, 1) for s, e in sentences(hit.text)
+    pieces = [(number, s, e) for number, hit in enumerate(hits, 1) for s, e in sentences(hit.text)
               if _can_answer(hit.text[s:e], asked)]
     if not pieces:
         return []
-    vectors = embedder.embed([question] + [p for p, _ in pieces])
+    texts = [hits[n - 1].text[s:e] for n, s, e in pieces]
+    vectors = embedder.embed([question] + texts)
     cosines = vectors[1:] @ vectors[0]
-    scored = [(W_COSINE * float(c) + W_COVERAGE * coverage(question, text), text, n, v)
-              for (text, n), c, v in zip(pieces, cosines, vectors[1:])]
-    return sorted(scored, key=lambda x: -x[0])
+    scored = [RankedSentence(W_COSINE * float(c) + W_COVERAGE * coverage(question, text), text, n, s, e, v)
+              for (n, s, e), text, c, v in zip(pieces, texts, cosines, vectors[1:])]
+    return sorted(scored, key=lambda r: -r.score)
 
 
 class ExtractiveAnswerer:
     name = "extractive"
+    model_info = {"answerer": "extractive"}
 
     def __init__(self, retriever: Retriever, embedder: Embedder, judge: Judge, settings: AnswerSettings):
         self.retriever = retriever
@@ -131,14 +146,14 @@ class ExtractiveAnswerer:
         t = time.perf_counter()
         candidates = rank_sentences(question, hits, self.embedder)
         timings["select_s"] = time.perf_counter() - t
-        evidence = candidates[0][0] if candidates else 0.0
+        evidence = candidates[0].score if candidates else 0.0
         if evidence < self.settings.abstain_below:
             timings["total_s"] = time.perf_counter() - started
             return Answer(question, ABSTENTION, True, 0.0, [], [], self.name, timings, closest=citations,
                           evidence_score=round(evidence, 4))
         chosen = self._choose(candidates)
         t = time.perf_counter()
-        checked = verify([(text, [n]) for _, text, n, _ in chosen], {c.number: c.text for c in citations},
+        checked = verify([(c.text, [c.number]) for c in chosen], {c.number: c.text for c in citations},
                          self.judge)
         timings["verify_s"] = time.perf_counter() - t
         timings["total_s"] = time.perf_counter() - started
@@ -148,14 +163,14 @@ class ExtractiveAnswerer:
 
     def _choose(self, candidates):
         """The best sentence and those close to it in score, without near-duplicates, in source order."""
-        best = candidates[0][0]
-        chosen = []
+        best = candidates[0].score
+        chosen: list[RankedSentence] = []
         for candidate in candidates:
-            if len(chosen) == self.settings.max_sentences or candidate[0] < best - 0.1:
+            if len(chosen) == self.settings.max_sentences or candidate.score < best - 0.1:
                 break
-            if all(float(candidate[3] @ c[3]) < 0.9 for c in chosen):
+            if all(float(candidate.vector @ c.vector) < 0.9 for c in chosen):
                 chosen.append(candidate)
-        return sorted(chosen, key=lambda c: c[2])
+        return sorted(chosen, key=lambda c: c.number)
 
 
 def _can_answer(sentence: str, asked: set[str]) -> bool:

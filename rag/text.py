@@ -21,6 +21,8 @@ def sentences(text: str) -> list[tuple[int, int]]:
     """(start, end) character spans of the sentences in text, whitespace trimmed."""
     spans, start = [], 0
     for match in _SENTENCE_END.finditer(text):
+        if _after_initial(text, match.start()):
+            continue  # "Alfred S. Brown": an initial, not a sentence end
         spans.append((start, match.start()))
         start = match.end()
     spans.append((start, len(text)))
@@ -33,6 +35,12 @@ def sentences(text: str) -> list[tuple[int, int]]:
         if e - s >= 3:
             out.append((s, e))
     return out
+
+
+def _after_initial(text: str, end: int) -> bool:
+    """Whether text[:end] ends in a single capital letter and a full stop, after a space or an opening mark."""
+    return (end >= 2 and text[end - 1] == "." and text[end - 2].isupper()
+            and (end == 2 or not text[end - 3].isalnum()) and end < len(text) and text[end].isspace())
 
 
 def content_words(text: str) -> set[str]:

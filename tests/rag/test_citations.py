@@ -47,4 +47,14 @@ def test_a_model_under_the_grammar_cites_only_given_sources_in_every_sentence(ti
     assert parsed.abstained or parsed.sentences
     assert parsed.invalid == []
     assert all(cited and set(cited) <= given for _, cited in parsed.sentences)
-    assert text.endswith((".", "!", "?"))
+    assert text.endswith((".", "!", "?", "]"))  # a sentence ends with its citation, before or after the stop
+
+
+def test_initials_do_not_end_a_sentence_and_both_citation_places_parse():
+    parsed = parse_cited("Tesla met Alfred S. Brown in 1886. [1] He left in 1887 [2].", {1, 2}, ABSTENTION)
+    assert parsed.sentences == [("Tesla met Alfred S. Brown in 1886.", [1]), ("He left in 1887.", [2])]
+
+
+def test_a_short_i_dont_know_is_an_abstention_too():
+    assert parse_cited("I don't know.", {1}, ("I don't know.", ABSTENTION)).abstained
+    assert not parse_cited("I know it opens at 9. [1]", {1}, ("I don't know.", ABSTENTION)).abstained
