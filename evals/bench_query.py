@@ -120,12 +120,12 @@ def bench_query(
     _record(app, source, result, time.perf_counter() - started)
 
 
-def _record(app, source: Path, result: dict, seconds: float) -> None:
+def _record(app, source: Path, result: dict, seconds: float, kind: str = "bench-query") -> None:
     """The benchmark as an evaluation run, with the same reports."""
     from evals.cli import finish_run
     from rag.runs import flat_metrics
 
-    finish_run(app, "bench-query", source, flat_metrics(result), [], seconds, None, 0, as_json=False, quiet=True)
+    finish_run(app, kind, source, flat_metrics(result), [], seconds, None, 0, as_json=False, quiet=True)
 
 
 SAMPLE_QUESTIONS = ["How many days of paid annual leave do employees get?",

@@ -28,10 +28,13 @@ def register(app: typer.Typer) -> None:
 
 def finish_run(app, kind: str, dataset: Path, metrics: dict, items: list[dict], seconds: float,
                collection: str | None, seed: int, as_json: bool, judge_name: str | None = None,
-               quiet: bool = False) -> int:
-    """Stores the run, writes its HTML/Markdown/JSON report, and prints the metrics (JSON or a list)."""
+               quiet: bool = False, model: dict | None = None) -> int:
+    """Stores the run, writes its HTML/Markdown/JSON report, and prints the metrics (JSON or a list). `model`
+    says what answered or judged (`Answerer.model_info`); runs that use no model say so."""
     from evals.reports import judge_agreement_note, write_report
     from rag.runs import load_run, save_run
+
+    metrics = {**(model or {"answerer": "none (no answers generated)"}), **metrics}
 
     run_id = save_run(app.store, app.settings, kind, dataset, metrics, items, seconds, collection, seed)
     note = ""
@@ -115,6 +118,6 @@ def squad(
     items: list[dict] = []
     result = evaluate_squad(answerer, spread(load_squad(path).questions, limit), items)
     finish_run(app, "squad", path, result, items, time.perf_counter() - started, collection, 0, as_json,
-               judge_name=EvidenceAlignmentJudge.name)
+               judge_name=EvidenceAlignmentJudge.name, model=answerer.model_info)
 
 

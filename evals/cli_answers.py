@@ -49,6 +49,5 @@ def answers_command(
     with Progress(console=app.console, transient=True, disable=as_json) as progress:
         task = progress.add_task(f"answering {dataset.name}", total=len(questions))
         metrics, items = evaluate_answers(answerer, judge, questions, lambda n: progress.advance(task, n))
-    metrics["answerer"] = getattr(answerer, "name", "extractive")
     finish_run(app, "answers", dataset, metrics, items, time.perf_counter() - started, collection, 0, as_json,
-               judge_name=judge.name)
+               judge_name=judge.name, model=answerer.model_info)
