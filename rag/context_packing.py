@@ -4,7 +4,8 @@ Two ways, both labelling each source with its document title and page, and both 
 address the model instead of a reader (`rag.injection`):
 - `select_passages` (the default): the sentences that best answer the question, the best one with its
   neighbours, grouped by document in document order. On CPU every prompt token costs about 10 ms with the
-  1.5B model, and on SQuAD this finds the gold answer in 150 tokens as often as whole chunks do in 300.
+  1.5B model; on 300 SQuAD dev questions 200 tokens of such sentences held the gold answer as often (0.92) as
+  300 tokens of whole chunks (0.91; 200 tokens of chunks: 0.83).
 - `pack_sources`: whole chunks in rank order; chunks of one document whose character ranges overlap or touch
   are merged (chunks overlap by design); a source that does not fit whole is cut at a sentence boundary.
 """

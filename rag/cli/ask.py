@@ -35,9 +35,16 @@ def _answer(answerer, console, question: str, k: int | None = None, stream: bool
     composed at once."""
     if not (stream and isinstance(answerer, GenerativeAnswerer)):
         return answerer.answer(question, k=k), False
-    answer = answerer.answer(question, k=k, on_text=lambda piece: console.out(piece, end="", highlight=False))
-    console.out("")
-    return answer, True
+    written = []
+
+    def show(piece: str) -> None:
+        written.append(piece)
+        console.out(piece, end="", highlight=False)
+
+    answer = answerer.answer(question, k=k, on_text=show)
+    if written:  # a question declined before the model was asked streams nothing
+        console.out("")
+    return answer, bool(written)
 
 
 def ask(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import typer
 from rich.markup import escape
@@ -16,6 +17,7 @@ from rag.model_install import install, installed, read_stamp, update_stamp
 from rag.models import EXTRACTIVE, active_model, download_url, hub_reachable, pull, use
 
 models_app = typer.Typer(no_args_is_help=True, help="The local GGUF generation models.")
+LICENCES = Path(__file__).resolve().parents[1] / "licences"  # the notices shipped with the catalog models
 
 
 def register(app: typer.Typer) -> None:
@@ -34,6 +36,7 @@ def _rows(settings) -> list[dict]:
         rows.append({"name": model.name, "title": model.title, "role": model.role, "installed": bool(path),
                      "path": str(path or settings.models_dir / model.file), "bytes": model.size,
                      "sha256": model.sha256, "licence": model.licence, "about": model.about,
+                     "licence_notice": str(LICENCES / model.notice),
                      "speed": (stamp or {}).get("speed"), "active": bool(active and active.name == model.name)})
     if active is not None and active.catalog is None:
         stamp = read_stamp(active.path) or {}
@@ -62,6 +65,7 @@ def list_command(ctx: typer.Context, as_json: bool = typer.Option(False, "--json
     app.console.print(table)
     if not any(row["active"] for row in rows):
         app.console.print("* none active: answers come from the extractive answerer (`rag models install`)")
+    app.console.print(f"[dim]licence notices: {LICENCES}; speed measured at install[/]", highlight=False)
 
 
 def _measure(path, settings) -> dict | None:
