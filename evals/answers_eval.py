@@ -85,6 +85,10 @@ def _gold_found(question: EvalQuestion, answer: Answer) -> float | None:
 
 def evaluate_answers(answerer: Answerer, judge: Judge, questions: list[EvalQuestion],
                      progress: Callable[[int], None] | None = None) -> tuple[dict, list[dict]]:
+    """One row per question and their summary. An answer whose sentences are supported but that the model
+    judges not to answer its question (`Answer.relevance` under RAG_ANSWER__RELEVANCE_BELOW) counts as a
+    failure ("off_question"), not as a faithful answer."""
+    below = getattr(getattr(answerer, "settings", None), "relevance_below", 0.5)
     items = []
     for q in questions:
         started = time.perf_counter()
@@ -96,6 +100,8 @@ def evaluate_answers(answerer: Answerer, judge: Judge, questions: list[EvalQuest
             "id": q.id, "question": q.question, "answer": answer.answer, "abstained": answer.abstained,
             "answerable": q.answerable, "references": q.answers[:3],
             "faithfulness": None if answer.abstained else answer.groundedness,
+            "relevance": None if answer.abstained else answer.relevance,
+            "off_question": None if answer.abstained or answer.relevance is None else answer.relevance < below,
             "citation_recall": recall, "citation_precision": precision,
             "unsupported": [{"sentence": s.text, "closest_evidence": s.evidence}
                             for s in answer.sentences if not s.supported],
@@ -128,6 +134,10 @@ def summarize(items: list[dict]) -> dict:
     metrics: dict = {
         "n": len(items), "answered_share": _mean(not i["abstained"] for i in items),
         "faithfulness": _mean(i["faithfulness"] for i in answered),
+        "answer_relevance": _mean(i.get("relevance") for i in answered),
+        "off_question": sum(bool(i.get("off_question")) for i in answered),
+        "grounded_but_off_question": sum(bool(i.get("off_question")) and i["faithfulness"] == 1.0
+                                         for i in answered),
         "citation_recall": _mean(i["citation_recall"] for i in answered),
         "citation_precision": _mean(i["citation_precision"] for i in answered),
         "unsupported_sentences": sum(len(i["unsupported"]) for i in items),

@@ -51,6 +51,31 @@ def time_answers(answerer, questions: list[str]) -> dict:
             "tokens_generated_mean": round(statistics.fmean(generated), 1), "abstained": abstained}
 
 
+def judge_cost(answerer, questions: list[str], claims: int = 12) -> dict:
+    """The model's check of one claim (its best-evidence sentence, against the sources the answer read): with
+    the sources' evaluated state reused, as in the answer path, and with it dropped first."""
+    from rag.answering import rank_sentences
+    from rag.reader_prompt import sources_block
+
+    reused, fresh = [], []
+    for question in questions[:claims]:
+        hits = answerer.retriever.retrieve(question)
+        ranked = rank_sentences(question, hits, answerer.embedder)
+        if not ranked:
+            continue
+        sources = answerer._sources(question, hits, ranked)  # noqa: SLF001  (what the answer reads)
+        block, claim = sources_block(s.block() for s in sources), ranked[0].text
+        answerer.generator.forget()
+        t = time.perf_counter()
+        answerer.checks.supported(block, claim, [1])
+        fresh.append(time.perf_counter() - t)
+        t = time.perf_counter()
+        answerer.checks.supported(block, ranked[-1].text if len(ranked) > 1 else claim.upper(), [1])  # reused
+        reused.append(time.perf_counter() - t)
+    return {"claims": len(reused), "reused_prefix_ms": round(1000 * statistics.median(reused), 1),
+            "without_reuse_ms": round(1000 * statistics.median(fresh), 1)}
+
+
 def bench_answer(
     ctx: typer.Context,
     models: list[str] = typer.Option(["default", "fast"], "--model", help="Catalog names or roles (repeat)."),
@@ -58,6 +83,8 @@ def bench_answer(
     squad: Path = typer.Option(Path("../shared/data/squad/dev-v1.1.json"), help="SQuAD JSON ('' skips)."),
     questions: int = typer.Option(40, help="SQuAD questions, evenly spread."),
     decode_tokens: int = typer.Option(96, help="Tokens decoded per tokens/s measurement."),
+    compare_checks: bool = typer.Option(True, help="Also time every set without the model's checks "
+                                        "(RAG_ANSWER__CHECKS=false): what verification and answerability add."),
 ) -> None:
     """Time to first token and whole-answer p50/p95 per model on the sample corpus and SQuAD questions, and
     prompt/decode tokens/s of our generator against bare llama-cpp-python."""
@@ -94,6 +121,16 @@ def bench_answer(
         for set_name, (_, _, asked) in sets.items():
             answerer = build_answerer(settings, retrievers[set_name], app.embedder)
             entry[set_name] = time_answers(answerer, asked)
+            if getattr(answerer, "checks", None):
+                entry[set_name]["judge_per_claim"] = judge_cost(answerer, asked)
+            if compare_checks and settings.answer.checks:
+                unchecked = build_answerer(settings.model_copy(update={"answer": settings.answer.model_copy(
+                    update={"checks": False})}), retrievers[set_name], app.embedder, generator=answerer.generator)
+                bare = time_answers(unchecked, asked)
+                with_checks = entry[set_name]["whole_answer"]["p50_s"]
+                entry[set_name]["without_checks"] = bare
+                entry[set_name]["checks_added_share_p50"] = round(
+                    with_checks / bare["whole_answer"]["p50_s"] - 1, 3)
             del answerer
         entry["tokens_per_s"] = bench_decoders(path, decode_tokens, repeats=3)
         result["models"][model.name] = entry

@@ -101,6 +101,9 @@ def squad(
     ctx: typer.Context,
     path: Path = typer.Argument(..., help="A SQuAD JSON file (v1.1 or v2.0)."),
     limit: int = typer.Option(0, help="An evenly spread sample of N questions (0: all)."),
+    skip_trained: float = typer.Option(0.0, help="Leave out the seeded share of the questions that weights "
+                                       "were fitted on (the answer checks' weights: 0.5, seed 0)."),
+    seed: int = typer.Option(0, help="Seed of that split."),
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
     """The answerer end to end on SQuAD: EM, F1, contains-gold; v2.0 also HasAns/NoAns and abstention."""
@@ -116,8 +119,13 @@ def squad(
     retriever = HybridRetriever.open(app.store, app.settings, app.embedder, collection)
     answerer = build_answerer(app.settings, retriever, app.embedder)
     items: list[dict] = []
-    result = evaluate_squad(answerer, spread(load_squad(path).questions, limit), items)
-    finish_run(app, "squad", path, result, items, time.perf_counter() - started, collection, 0, as_json,
+    questions = load_squad(path).questions
+    if skip_trained:
+        from evals.faithfulness import split_pairs
+
+        questions = split_pairs(questions, skip_trained, seed)[1]
+    result = evaluate_squad(answerer, spread(questions, limit), items)
+    finish_run(app, "squad", path, result, items, time.perf_counter() - started, collection, seed, as_json,
                judge_name=EvidenceAlignmentJudge.name, model=answerer.model_info)
 
 

@@ -14,24 +14,19 @@ from rag.cli.context import context
 
 
 def build_judge(app, name: str):
-    """'llm' (the active GGUF model) or any judge the answerer can use (`rag.answerers.build_judge`)."""
+    """Any judge the answerer can use (`rag.answerers.build_judge`); the ones that read are given the active
+    generation model."""
     from rag.answerers import build_judge as answer_judge
+    from rag.answerers import model_generator, reads
     from rag.errors import ConfigError
+    from rag.models import active_model
 
-    if name == "llm":
-        from rag.generation import LlamaCppGenerator
-        from rag.llm_judge import LlmJudge
-        from rag.models import active_model
-
-        model = active_model(app.settings)
-        if model is None:
-            raise typer.BadParameter("no generation model is installed or chosen: run `rag models install` or "
-                                     "`rag models use FILE.gguf`", param_hint="--judge")
-        return LlmJudge(LlamaCppGenerator(model.path, app.settings.generator, sha256=model.sha256))
+    model = active_model(app.settings)
+    generator = model_generator(app.settings, model) if model and reads(name) else None
     try:
-        return answer_judge(name, app.embedder)
+        return answer_judge(name, app.embedder, generator)
     except ConfigError as exc:
-        raise typer.BadParameter(f"{exc} (or llm)", param_hint="--judge") from exc
+        raise typer.BadParameter(str(exc), param_hint="--judge") from exc
 
 
 @eval_app.command("judge")
@@ -39,7 +34,8 @@ def judge_command(
     ctx: typer.Context,
     pairs_file: Path = typer.Argument(..., help="Faithfulness pairs: JSONL or JSONL.gz rows with context, claim, "
                                       "label (1 = supported)."),
-    judge: str = typer.Option("alignment", "--judge", help="alignment | llm | DIRECTORY of a trained judge."),
+    judge: str = typer.Option("alignment", "--judge", help="alignment | llm | combined | DIRECTORY of a "
+                               "trained judge."),
     limit: int = typer.Option(0, help="An evenly spread sample of N pairs (0: all)."),
     seed: int = typer.Option(0, help="Seed of the calibration/test split."),
     skip_trained: float = typer.Option(0.0, help="Leave out the share a judge was trained on "
@@ -65,7 +61,8 @@ def judge_command(
         task = progress.add_task(f"judging {pairs_file.name}", total=len(pairs))
         result = {"dataset": pairs_file.name, **agreement(chosen, pairs, seed,
                                                           lambda n: progress.advance(task, n), items)}
-    generator = getattr(chosen, "generator", None)  # the LLM judge names its model
+    reader = getattr(chosen, "llm", None) or chosen
+    generator = getattr(reader, "generator", None)  # a judge that reads names its model
     model = {"answerer": f"judge: {chosen.name}"} | ({"model_file": generator.model_path.name,
                                                         "model_sha256": generator.sha256} if generator else {})
     finish_run(app, "judge", pairs_file, result, items, time.perf_counter() - started, None, seed, as_json,
@@ -77,7 +74,8 @@ def train_judge_command(
     ctx: typer.Context,
     pairs_files: list[Path] = typer.Argument(None, help="Labelled pair files (JSONL or JSONL.gz)."),
     kind: str = typer.Option("cross-encoder", help="cross-encoder (fine-tunes the local MiniLM) | alignment "
-                             "(fits the default judge's weights; needs labelled pairs)."),
+                             "(fits the alignment judge's weights; needs labelled pairs) | combined (alignment "
+                             "features and the active generation model's scored verdict; needs labelled pairs)."),
     collection: str = typer.Option(None, "--collection", "-c", help="Also make synthetic pairs from this "
                                    "collection's documents."),
     synthetic: int = typer.Option(2000, help="Synthetic pairs to make when --collection is given."),
@@ -115,15 +113,17 @@ def train_judge_command(
         sources.append(f"synthetic from collection {collection!r}")
     if not pairs:
         raise typer.BadParameter("give pair files and/or --collection")
-    if kind not in ("cross-encoder", "alignment"):
-        raise typer.BadParameter("use cross-encoder or alignment", param_hint="--kind")
+    if kind not in ("cross-encoder", "alignment", "combined"):
+        raise typer.BadParameter("use cross-encoder, alignment or combined", param_hint="--kind")
     out = out or app.settings.data_dir / "judges" / kind
     with Progress(console=app.console, transient=True) as progress:
         task = progress.add_task("training", total=None)
-        if kind == "alignment":
+        if kind in ("alignment", "combined"):
             from rag.judge import EvidenceAlignmentJudge
 
+            llm = build_judge(app, "llm") if kind == "combined" else None
             card = fit_alignment(pairs, EvidenceAlignmentJudge(app.embedder), out, seed=seed, sources=sources,
+                                 llm=llm,
                                  progress=lambda done, total, _: progress.update(
                                      task, completed=done, total=total, description="aligning claims"))
         else:

@@ -110,7 +110,37 @@ def agreement(judge: Judge, pairs: list[Pair], seed: int = 0,
         "threshold": round(threshold, 4),
         "balanced_accuracy_at_0.5": round(balanced_accuracy(labels, (scores_arr >= 0.5).astype(int)), 4),
         "seconds": round(seconds, 1), "ms_per_pair": round(1000 * seconds / len(pairs), 1), "seed": seed,
+        **calibration(labels, scores_arr), "by_kind": by_kind(pairs, labels, scores_arr, threshold),
     }
+
+
+def by_kind(pairs: list[Pair], labels: np.ndarray, scores: np.ndarray, threshold: float) -> dict[str, dict]:
+    """Agreement per task kind (the pairs' `dataset` field: QA claims, news or dialogue summaries, ...), at
+    the threshold chosen for all of them; AUC only where a kind has both labels."""
+    kinds: dict[str, dict] = {}
+    for kind in sorted({p.dataset or "-" for p in pairs}):
+        inside = np.array([(p.dataset or "-") == kind for p in pairs])
+        l, s = labels[inside], scores[inside]
+        both = 0 < l.sum() < len(l)
+        kinds[kind] = {"n": int(inside.sum()), "positives": int(l.sum()),
+                       "roc_auc": round(roc_auc(l, s), 4) if both else None,
+                       "balanced_accuracy": round(balanced_accuracy(l, (s >= threshold).astype(int)), 4)
+                       if both else None}
+    return kinds
+
+
+def calibration(labels: np.ndarray, scores: np.ndarray, bins: int = 10) -> dict:
+    """Expected calibration error and the reliability table (mean score vs. share supported per bin)."""
+    edges = np.linspace(0, 1, bins + 1)
+    table, ece = [], 0.0
+    for lo, hi in zip(edges[:-1], edges[1:]):
+        inside = (scores >= lo) & ((scores < hi) if hi < 1 else (scores <= hi))
+        if inside.any():
+            table.append({"bin": f"{lo:.1f}-{hi:.1f}", "n": int(inside.sum()),
+                          "mean_score": round(float(scores[inside].mean()), 3),
+                          "supported_share": round(float(labels[inside].mean()), 3)})
+            ece += inside.mean() * abs(scores[inside].mean() - labels[inside].mean())
+    return {"ece": round(float(ece), 4), "reliability": table}
 
 
 def split_pairs(pairs: list[Pair], share: float, seed: int = 0) -> tuple[list[Pair], list[Pair]]:

@@ -57,8 +57,11 @@ def judge_agreement_note(store, judge_name: str) -> str:
     for run in list_runs(store):
         if run.kind == "judge" and run.metrics.get("judge") == judge_name:
             m = run.metrics
+            kinds = "; ".join(f"{kind} {k['roc_auc']}" for kind, k in (m.get("by_kind") or {}).items()
+                              if k.get("roc_auc") is not None)
             return (f"Judge {judge_name}: ROC AUC {m.get('roc_auc')}, balanced accuracy {m.get('balanced_accuracy')} "
-                    f"on {m.get('n')} human-labelled pairs of {Path(run.dataset).name} (run {run.id}).")
+                    f"on {m.get('n')} human-labelled pairs of {Path(run.dataset).name} (run {run.id})"
+                    + (f"; AUC per task kind: {kinds}" if kinds else "") + ".")
     return f"Judge {judge_name}: agreement with human labels not measured yet (run `rag eval judge`)."
 
 
@@ -72,6 +75,16 @@ def to_markdown(run, agreement: str = "") -> str:
         lines += [f"- {agreement}"]
     lines += ["", "| metric | value |", "|---|---|"]
     lines += [f"| {k} | {v} |" for k, v in run.metrics.items() if not isinstance(v, (dict, list))]
+    if run.metrics.get("by_kind"):
+        lines += ["", "## Per task kind", "", "| kind | n | supported | ROC AUC | balanced accuracy |",
+                  "|---|---|---|---|---|"]
+        lines += [f"| {_md_cell(kind)} | {k['n']} | {k['positives']} | {k['roc_auc']} | {k['balanced_accuracy']} |"
+                  for kind, k in run.metrics["by_kind"].items()]
+    if run.metrics.get("reliability"):
+        lines += ["", f"## Reliability (expected calibration error {run.metrics.get('ece')})", "",
+                  "| score bin | n | mean score | share supported |", "|---|---|---|---|"]
+        lines += [f"| {b['bin']} | {b['n']} | {b['mean_score']} | {b['supported_share']} |"
+                  for b in run.metrics["reliability"]]
     items = run.items or []
     if items and "question" in items[0]:
         lines += ["", "## Questions", "", "| id | question | answer | score | unsupported |", "|---|---|---|---|---|"]
@@ -110,6 +123,16 @@ def to_html(run, agreement: str = "") -> str:
         name, values = scored
         parts.append(_chart(lambda ax: (ax.hist(values, bins=20, color="#6a9955"),
                                         ax.set_title(f"distribution of per-item {name}"))))
+    if metrics.get("by_kind"):
+        parts.append("<h2>Per task kind</h2><table><tr><th>kind</th><th>n</th><th>supported</th>"
+                     "<th>ROC AUC</th><th>balanced accuracy</th></tr>")
+        parts += [f"<tr><td>{e(kind)}</td><td>{k['n']}</td><td>{k['positives']}</td><td>{k['roc_auc']}</td>"
+                  f"<td>{k['balanced_accuracy']}</td></tr>" for kind, k in metrics["by_kind"].items()]
+        parts.append("</table>")
+    if metrics.get("reliability"):
+        parts.append(f"<h2>Reliability</h2><p>Expected calibration error {e(str(metrics.get('ece')))}: how far "
+                     "the judge's score is from the share of pairs that humans labelled supported.</p>")
+        parts.append(_chart(lambda ax: _reliability(ax, metrics["reliability"], metrics.get("ece"))))
     latency = _latencies(metrics)
     if latency:
         parts.append(_chart(lambda ax: (ax.barh(list(latency), list(latency.values()), color="#c07030"),
@@ -122,6 +145,18 @@ def to_html(run, agreement: str = "") -> str:
              ".src{color:#555;font-size:12px}")
     return (f"<!doctype html><html><head><meta charset='utf-8'><title>Run {run.id}</title>"
             f"<style>{style}</style></head><body>{''.join(parts)}</body></html>")
+
+
+def _reliability(ax, table: list[dict], ece) -> None:
+    """Mean score against the share of pairs humans labelled supported, per score bin: on the diagonal, a
+    score of 0.7 is right 70 % of the time."""
+    ax.plot([0, 1], [0, 1], color="#999", linestyle="--", linewidth=1)
+    ax.plot([b["mean_score"] for b in table], [b["supported_share"] for b in table], marker="o", color="#4a7ab5")
+    for b in table:
+        ax.annotate(str(b["n"]), (b["mean_score"], b["supported_share"]), fontsize=7, xytext=(3, 3),
+                    textcoords="offset points")
+    ax.set_xlim(0, 1), ax.set_ylim(0, 1), ax.set_xlabel("judge score (bin mean)")
+    ax.set_ylabel("share supported"), ax.set_title(f"reliability (ECE {ece}; numbers: pairs per bin)")
 
 
 def _items_table(items: list[dict]) -> str:

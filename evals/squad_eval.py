@@ -48,7 +48,10 @@ def evaluate_squad(answerer: Answerer, questions: list[SquadQuestion], items: li
                    "abstained": r["answer"].abstained, "answerable": r["q"].answerable,
                    "references": r["q"].answers[:3], "exact_match": exact_match(r["text"], r["q"].answers),
                    "f1": f1(r["text"], r["q"].answers), "contains_gold": contains_gold(r["text"], r["q"].answers),
-                   "groundedness": r["answer"].groundedness, "seconds": round(r["seconds"], 4)} for r in rows]
+                   "groundedness": r["answer"].groundedness, "answerable_p": r["answer"].answerable,
+                   "relevance": r["answer"].relevance, "evidence": r["answer"].evidence_score,
+                   "timings": {k: round(v, 4) for k, v in r["answer"].timings.items()},
+                   "seconds": round(r["seconds"], 4)} for r in rows]
     seconds = sorted(r["seconds"] for r in rows)
     result["latency_p50_ms"] = round(1000 * seconds[len(seconds) // 2], 1)
     result["latency_p95_ms"] = round(1000 * seconds[int(len(seconds) * 0.95)], 1)

@@ -18,9 +18,11 @@ from pathlib import Path
 
 import numpy as np
 
-from evals.faithfulness import Pair, balanced_accuracy, best_threshold, roc_auc
+from evals.faithfulness import Pair, balanced_accuracy, best_threshold, calibration, roc_auc
 from rag.cross_encoder_judge import windows
+from rag.combined_judge import COMBINED_FEATURES, CombinedJudge
 from rag.judge import CARD, FEATURES, AlignmentWeights, EvidenceAlignmentJudge
+from rag.llm_judge import LlmJudge
 from rag.text import coverage, sentences
 
 MAX_LENGTH = 192  # claim + the best window of the source; 256 cost 1.6x the time for no measured gain
@@ -88,20 +90,6 @@ def synthetic_pairs(documents: list[str], n: int, seed: int = 0) -> list[Pair]:
         elif other != passage:
             pairs.append(Pair(f"syn{len(pairs)}", other, claim, 0, "synthetic"))
     return pairs
-
-
-def calibration(labels: np.ndarray, scores: np.ndarray, bins: int = 10) -> dict:
-    """Expected calibration error and the reliability table (mean score vs. share supported per bin)."""
-    edges = np.linspace(0, 1, bins + 1)
-    table, ece = [], 0.0
-    for lo, hi in zip(edges[:-1], edges[1:]):
-        inside = (scores >= lo) & ((scores < hi) if hi < 1 else (scores <= hi))
-        if inside.any():
-            table.append({"bin": f"{lo:.1f}-{hi:.1f}", "n": int(inside.sum()),
-                          "mean_score": round(float(scores[inside].mean()), 3),
-                          "supported_share": round(float(labels[inside].mean()), 3)})
-            ece += inside.mean() * abs(scores[inside].mean() - labels[inside].mean())
-    return {"ece": round(float(ece), 4), "reliability": table}
 
 
 def train_judge(pairs: list[Pair], out: Path, base_model: str, *, epochs: int = 2, batch_size: int = 16,
@@ -193,31 +181,45 @@ def claim_features(judge: EvidenceAlignmentJudge, claim: str, source: str) -> li
     return [(max if name.endswith("_missing") else min)(row[name] for row in rows) for name in FEATURES]
 
 
-def fit_alignment(pairs: list[Pair], judge: EvidenceAlignmentJudge, out: Path, *, held_out: float = 0.2,
-                  seed: int = 0, sources: list[str] | None = None,
-                  progress: Callable[[int, int, float], None] | None = None) -> dict:
-    """Fit the alignment judge's logistic on labelled pairs. Each group of pairs (`Pair.dataset`; the CLI
-    makes each file one group) weighs the same, so that a large file does not decide alone."""
+def fit_logistic(features: np.ndarray, labels: np.ndarray, groups: list[str], names: tuple[str, ...]
+                 ) -> AlignmentWeights:
+    """A logistic over named features in which each group of rows weighs the same."""
     from sklearn.linear_model import LogisticRegression
 
+    counts = {g: groups.count(g) for g in set(groups)}
+    weights = np.array([1 / counts[g] for g in groups])
+    model = LogisticRegression(C=1.0, max_iter=2000).fit(features, labels,
+                                                        sample_weight=weights * len(weights) / weights.sum())
+    return AlignmentWeights(dict(zip(names, (round(float(w), 3) for w in model.coef_[0]))),
+                            round(float(model.intercept_[0]), 3))
+
+
+def fit_alignment(pairs: list[Pair], judge: EvidenceAlignmentJudge, out: Path, *, held_out: float = 0.2,
+                  seed: int = 0, sources: list[str] | None = None,
+                  progress: Callable[[int, int, float], None] | None = None, llm: LlmJudge | None = None) -> dict:
+    """Fit the alignment judge's logistic on labelled pairs; with `llm`, the combined judge's (the alignment
+    features and the model's scored verdict, `rag.combined_judge`). Each group of pairs (`Pair.dataset`; the
+    CLI makes each file one group) weighs the same, so that a large file does not decide alone."""
+    combined = CombinedJudge(judge, llm=llm) if llm else None
+    names = COMBINED_FEATURES if combined else FEATURES
     train, test = _split(pairs, held_out, seed)
     started = time.perf_counter()
     rows = []
     for i, pair in enumerate(train + test, 1):
-        rows.append(claim_features(judge, pair.claim, pair.context))
+        if combined:
+            features = combined.claim_features(pair.claim, pair.context)[0]
+            rows.append([features[name] for name in names])
+        else:
+            rows.append(claim_features(judge, pair.claim, pair.context))
         if progress:
             progress(i, len(pairs), 0.0)
     features = np.array(rows)
     labels = np.array([p.label for p in train + test])
-    groups = [p.dataset for p in train]
-    counts = {g: groups.count(g) for g in set(groups)}
-    weights = np.array([1 / counts[g] for g in groups])
-    model = LogisticRegression(C=1.0, max_iter=2000).fit(features[:len(train)], labels[:len(train)],
-                                                        sample_weight=weights * len(weights) / weights.sum())
-    fitted = AlignmentWeights(dict(zip(FEATURES, (round(float(w), 3) for w in model.coef_[0]))),
-                              round(float(model.intercept_[0]), 3))
-    scores = np.array([fitted.probability(dict(zip(FEATURES, row))) for row in features[len(train):]])
-    card = {"kind": "alignment", "embedding_model": getattr(judge.embedder, "model_id", ""),
+    fitted = fit_logistic(features[:len(train)], labels[:len(train)], [p.dataset for p in train], names)
+    scores = np.array([min(fitted.probability(dict(zip(names, row))), 0.05) if row[names.index("numbers_missing")]
+                       else fitted.probability(dict(zip(names, row))) for row in features[len(train):]])
+    card = {"kind": "combined" if llm else "alignment", "embedding_model": getattr(judge.embedder, "model_id", ""),
+            **({"generation_model": llm.generator.name, "generation_sha256": llm.generator.sha256} if llm else {}),
             "trained_on": sources or [], "pairs": len(pairs), "train_pairs": len(train),
             "held_out_pairs": len(test), "seed": seed, "fit_seconds": round(time.perf_counter() - started, 1),
             "coefficients": fitted.coefficients, "bias": fitted.bias,

@@ -8,6 +8,7 @@ and abstains when the evidence is too weak. Generative answerers produce the sam
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Protocol
@@ -56,9 +57,21 @@ class Answer:
     closest: list[Citation] = field(default_factory=list)  # shown with an abstention
     evidence_score: float = 0.0  # the best sentence's evidence score (what abstention compares)
     warnings: list[str] = field(default_factory=list)  # e.g. citations removed, answer cut at the token limit
+    # With a generation model's checks (`rag.answer_checks`): the probability that the sources state the answer
+    # (asked before generating), and that the answer answers the question (asked after); None when not asked.
+    answerable: float | None = None
+    relevance: float | None = None
 
     def to_json(self) -> dict:
         return asdict(self)
+
+
+def abstained(question: str, answerer: str, timings: dict, closest: list[Citation], evidence: float = 0.0, *,
+              warnings: list[str] | None = None, sentences: list[AnswerSentence] | None = None,
+              answerable: float | None = None, relevance: float | None = None) -> Answer:
+    """The product's abstention, with the closest passages to show instead of an answer."""
+    return Answer(question, ABSTENTION, True, 0.0, [], sentences or [], answerer, timings, closest=closest,
+                  evidence_score=evidence, warnings=warnings or [], answerable=answerable, relevance=relevance)
 
 
 class Answerer(Protocol):
@@ -75,12 +88,18 @@ def citations_for(hits: list[Hit]) -> list[Citation]:
     return [Citation(i, h.chunk_id, h.source, h.title, h.page_start, h.text) for i, h in enumerate(hits, 1)]
 
 
-def verify(answer_sentences: list[tuple[str, list[int]]], sources: dict[int, str], judge: Judge
-           ) -> list[AnswerSentence]:
-    """Judges each sentence against the sources it cites (the best-supporting one counts)."""
+def verify(answer_sentences: list[tuple[str, list[int]]], sources: dict[int, str], judge: Judge,
+           model_verdict: Callable[[str, list[int]], float] | None = None) -> list[AnswerSentence]:
+    """Judges each sentence against the sources it cites (the best-supporting one counts). `model_verdict`,
+    where given, is the generation model's P(supported) for a sentence and its cited sources, which a
+    combined judge weighs in (`CombinedJudge.judge_with`)."""
     checked = []
     for text, cited in answer_sentences:
-        verdicts = [judge.judge(text, sources[n]) for n in cited if n in sources]
+        if model_verdict is not None and hasattr(judge, "judge_with"):
+            p = model_verdict(text, [n for n in cited if n in sources])
+            verdicts = [judge.judge_with(text, sources[n], p) for n in cited if n in sources]
+        else:
+            verdicts = [judge.judge(text, sources[n]) for n in cited if n in sources]
         best = max(verdicts, key=lambda v: v.score, default=None)
         checked.append(AnswerSentence(text, cited, bool(best and best.supported), best.score if best else 0.0,
                                       best.evidence if best else ""))

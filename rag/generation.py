@@ -27,11 +27,14 @@ from rag.settings import GeneratorSettings
 @dataclass(frozen=True)
 class Prompt:
     """A system message, optional worked examples (user, assistant) and the user's message. Everything before
-    the user's message is the fixed prefix whose evaluated state is kept (`PrefixCache`)."""
+    the user's message is the fixed prefix whose evaluated state is kept (`PrefixCache`). `context` opens the
+    user's message and is tokenized on its own, so that prompts about the same sources (an answer, then checks
+    of it) share those tokens exactly and llama.cpp evaluates them once."""
 
     system: str
     user: str
     examples: tuple[tuple[str, str], ...] = ()
+    context: str = ""
 
 
 class Generator(Protocol):
@@ -46,6 +49,10 @@ class Generator(Protocol):
     def stream(self, prompt: Prompt, *, grammar: str | None = None, max_tokens: int = 256,
                stop: tuple[str, ...] = ()) -> Iterator[str]:
         """Text pieces as they are generated. Raises ContextOverflowError when prompt + max_tokens do not fit."""
+
+    def score_next(self, prompt: Prompt, choices: dict[str, tuple[str, ...]]) -> dict[str, float]:
+        """The probability of each choice as the model's next token (summed over its spellings), normalised
+        over the choices: a verdict that is scored, not generated, so it always parses."""
 
 
 def check_fits(name: str, prompt_tokens: int, max_tokens: int, context_tokens: int) -> None:
@@ -135,11 +142,12 @@ class LlamaCppGenerator:
                                  "order; set RAG_GENERATOR__CHAT_TEMPLATE.")
             before, rest = rest.split(_mark(i))
             pieces += [(before, True), (content, False)]
+        pieces[-1:] = [(prompt.context, False), (prompt.user, False)]
         pieces.append((rest, True))
         tokens: list[int] = []
         prefix = 0
         for number, (piece, special) in enumerate(pieces):
-            if number == len(pieces) - 2:
+            if number == len(pieces) - 3:
                 prefix = len(tokens)  # the user's message starts here
             if piece:
                 tokens += self.llm.tokenize(piece.encode("utf-8"), add_bos=False, special=special)
@@ -184,6 +192,35 @@ class LlamaCppGenerator:
             yield rest
 
 
+    def score_next(self, prompt: Prompt, choices: dict[str, tuple[str, ...]]) -> dict[str, float]:
+        import numpy as np
+
+        tokens, prefix = self.render(prompt)
+        check_fits(self.name, len(tokens), 1, self.context_tokens)
+        self.evaluated_tokens = self.prefixes.evaluate(tokens, prefix)
+        logits = self.logits()
+        ids = {name: sorted({self._first_token(s) for s in spellings}) for name, spellings in choices.items()}
+        top = max(float(logits[i]) for group in ids.values() for i in group)
+        mass = {name: float(np.exp(logits[group] - top).sum()) for name, group in ids.items()}
+        total = sum(mass.values())
+        return {name: value / total for name, value in mass.items()}
+
+    def forget(self) -> None:
+        """Drop what was evaluated after the fixed prefixes (their kept states are restored on the next call)."""
+        self.llm.n_tokens = 0
+
+    def logits(self):
+        """The next-token logits after the last evaluated token (a copy)."""
+        import llama_cpp
+        import numpy as np
+
+        pointer = llama_cpp.llama_get_logits_ith(self.llm._ctx.ctx, -1)  # noqa: SLF001
+        return np.ctypeslib.as_array(pointer, shape=(self.llm.n_vocab(),)).copy()
+
+    def _first_token(self, text: str) -> int:
+        return self.llm.tokenize(text.encode("utf-8"), add_bos=False, special=False)[0]
+
+
 class StopHolder:
     """Holds back just enough streamed text to cut it at the first stop sequence."""
 
@@ -212,19 +249,30 @@ _TOKEN = re.compile(r"\w+|[^\w\s]")
 
 @dataclass
 class ScriptedGenerator:
-    """Replays queued responses (one per call), streamed word by word; records prompts and grammars."""
+    """Replays queued responses (one per call), streamed word by word; records prompts and grammars. Scored
+    verdicts (`score_next`) replay `verdicts`, the probability of the first choice; 0.5 when none is queued."""
 
     responses: list[str]
     context_tokens: int = 4096
     name: str = "scripted"
     prompts: list[Prompt] = field(default_factory=list)
     grammars: list[str | None] = field(default_factory=list)
+    verdicts: list[float] = field(default_factory=list)
 
     def count_tokens(self, text: str) -> int:
         return len(_TOKEN.findall(text))
 
     def prompt_tokens(self, prompt: Prompt) -> int:
-        return self.count_tokens(prompt.system) + self.count_tokens(prompt.user) + 8
+        return (self.count_tokens(prompt.system) + self.count_tokens(prompt.context + prompt.user) + 8
+                + sum(self.count_tokens(u + a) + 8 for u, a in prompt.examples))
+
+    def score_next(self, prompt: Prompt, choices: dict[str, tuple[str, ...]]) -> dict[str, float]:
+        check_fits(self.name, self.prompt_tokens(prompt), 1, self.context_tokens)
+        self.prompts.append(prompt)
+        first = self.verdicts.pop(0) if self.verdicts else 0.5
+        names = list(choices)
+        rest = (1 - first) / max(len(names) - 1, 1)
+        return {name: first if i == 0 else rest for i, name in enumerate(names)}
 
     def stream(self, prompt: Prompt, *, grammar: str | None = None, max_tokens: int = 256,
                stop: tuple[str, ...] = ()) -> Iterator[str]:

@@ -44,6 +44,8 @@ _NAME = re.compile(r"(?<=[a-z0-9,;:)] )[A-Z][A-Za-z]+")
 
 FEATURES = ("cosine_top1", "cosine_top3", "coverage_best", "coverage_window", "coverage_source",
             "coverage_max", "numbers_missing", "names_missing")
+# The combined judge's own features (`rag.combined_judge`): the model's and this judge's verdicts, log-odds.
+MODEL_FEATURES = ("llm_logit", "alignment_logit")
 
 
 @dataclass(frozen=True)
@@ -60,10 +62,10 @@ class AlignmentWeights:
 
     @classmethod
     def from_card(cls, card: dict) -> AlignmentWeights:
-        unknown = set(card["coefficients"]) - set(FEATURES)
+        unknown = set(card["coefficients"]) - set(FEATURES + MODEL_FEATURES)
         if unknown:
-            raise ConfigError(f"unknown alignment features {sorted(unknown)} (known: {', '.join(FEATURES)}); "
-                              "refit the weights with `rag eval train-judge --kind alignment`")
+            raise ConfigError(f"unknown judge features {sorted(unknown)} (known: "
+                              f"{', '.join(FEATURES + MODEL_FEATURES)}); refit with `rag eval train-judge`")
         return cls(card["coefficients"], card["bias"], card.get("threshold", 0.5))
 
 
@@ -139,7 +141,10 @@ def read_card(directory: str | Path) -> dict:
 
 
 def judge_text(judge: Judge, text: str, source: str) -> Verdict:
-    """A text of several sentences is as supported as its least supported sentence."""
+    """A text of several sentences is as supported as its least supported sentence. A judge that reads the
+    source once for all of them (`judge_text`) is asked for the whole text."""
+    if hasattr(judge, "judge_text"):
+        return judge.judge_text(text, source)
     parts = [text[s:e] for s, e in sentences(text)] or [text]
     verdicts = [judge.judge(part, source) for part in parts]
     return min(verdicts, key=lambda v: v.score)

@@ -77,6 +77,16 @@ class AnswerSettings(BaseModel):
     model_abstain_below: float = Field(0.3, ge=0, le=1, description="With a generation model: decline without "
                                        "asking it when the best evidence scores lower (it declines the rest itself).")
     min_supported: float = Field(0.5, ge=0, le=1, description="mode=abstain: least supported share to answer.")
+    checks: bool = Field(True, description="With a generation model: ask it, scored from its next-token "
+                         "probabilities, whether the sources state the answer (before generating; declines "
+                         "when not), whether each sentence follows from its sources (weighed into the judge) "
+                         "and whether the answer answers the question. Off: the alignment judge alone.")
+    answerable_below: float = Field(0.25, ge=0, le=1, description="With checks: decline before generating when "
+                                    "the probability that the sources state the answer is lower (fitted with "
+                                    "the weights in rag.answer_checks on development questions).")
+    relevance_below: float = Field(0.5, ge=0, le=1, description="With checks: an answer whose probability of "
+                                   "answering the question is lower is reported as not answering it "
+                                   "(mode=abstain: declined).")
     max_sentences: int = Field(3, ge=1, description="Extractive answerer: sentences in an answer.")
     judge: str = Field("alignment", description="Checks each answer sentence against its sources: alignment (no "
                        "LLM) or the directory of a judge made by `rag eval train-judge`.")

@@ -124,7 +124,8 @@ def print_answer(console, answer, streamed: bool = False) -> None:
         mark = "" if sentence.supported else "  [yellow](not supported by its source)[/]"
         console.print(f"{escape(sentence.text)} [bold]\\[{', '.join(map(str, sentence.cited))}][/]{mark}",
                       highlight=False)
-    console.print(f"\ngroundedness {answer.groundedness:.2f}\n\nSources:")
+    relevance = "" if answer.relevance is None else f", answers the question {answer.relevance:.2f}"
+    console.print(f"\ngroundedness {answer.groundedness:.2f}{relevance}\n\nSources:")
     for citation in answer.citations:
         support = next((s.evidence for s in answer.sentences if citation.number in s.cited), "")
         console.print(f"  [{citation.number}] {describe_source(citation)}", markup=False, highlight=False)

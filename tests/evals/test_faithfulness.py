@@ -77,14 +77,15 @@ def test_perturbations_change_what_a_sentence_says():
 
 
 def test_the_llm_judge_always_parses_and_is_reproducible(tiny_gguf):
+    """Even random weights give a verdict: it is scored from the next-token probabilities, not parsed."""
     from rag.generation import LlamaCppGenerator
     from rag.llm_judge import LlmJudge
     from rag.settings import GeneratorSettings
 
-    judge = LlmJudge(LlamaCppGenerator(tiny_gguf, GeneratorSettings(context_tokens=1024, temperature=1.0)))
+    judge = LlmJudge(LlamaCppGenerator(tiny_gguf, GeneratorSettings(context_tokens=8192, temperature=1.0)))
     verdicts = [judge.judge(p.claim, p.context) for p in FIXTURE[:4]]
     assert all(0 <= v.score <= 1 and v.rationale.startswith("model says") for v in verdicts)
-    assert judge.judge(FIXTURE[0].claim, SOURCE) == verdicts[0]
+    assert judge.judge(FIXTURE[0].claim, FIXTURE[0].context) == verdicts[0]
 
 
 def test_train_judge_saves_a_judge_with_its_card_that_then_judges(tmp_path):
@@ -127,7 +128,7 @@ def test_alignment_weights_fitted_on_labelled_pairs_are_saved_and_judge(tmp_path
     judge = build_judge(str(tmp_path / "alignment"), real_embedder)  # what RAG_ANSWER__JUDGE=DIR gives
     assert judge.weights.coefficients == card["coefficients"]
     assert judge.judge(FIXTURE[0].claim, SOURCE).supported and not judge.judge(FIXTURE[5].claim, SOURCE).supported
-    with pytest.raises(ConfigError, match="neither 'alignment' nor a directory"):
+    with pytest.raises(ConfigError, match="neither alignment, llm, combined nor a directory"):
         build_judge(str(tmp_path / "missing"), real_embedder)
     with pytest.raises(ConfigError, match="unknown alignment features"):
         AlignmentWeights.from_card({"coefficients": {"vibes": 1.0}, "bias": 0})
@@ -145,3 +146,23 @@ def test_a_multi_sentence_claim_embeds_its_source_once(real_embedder):
     claim = " ".join(p.claim for p in FIXTURE[:3])
     verdict = judge_text(EvidenceAlignmentJudge(Counting()), claim, source)
     assert verdict.supported and len(embedded) == 33 + 3  # the source's sentences once, then each claim sentence
+
+
+def test_combined_weights_fitted_with_a_real_model_are_saved_and_judge(tmp_path, real_embedder, tiny_model):
+    from evals.train_judge import fit_alignment
+    from rag.answerers import build_judge
+    from rag.combined_judge import COMBINED_FEATURES, CombinedJudge
+    from rag.generation import LlamaCppGenerator
+    from rag.llm_judge import LlmJudge
+    from rag.settings import GeneratorSettings
+
+    generator = LlamaCppGenerator(tiny_model, GeneratorSettings(context_tokens=2048))
+    pairs = [Pair(f"{p.id}-{i}", p.context, p.claim, p.label, f"set{i}") for i in range(2) for p in FIXTURE]
+    card = fit_alignment(pairs, EvidenceAlignmentJudge(real_embedder), tmp_path / "combined", held_out=0.5,
+                         llm=LlmJudge(generator, real_embedder))
+    assert card["kind"] == "combined" and set(card["coefficients"]) == set(COMBINED_FEATURES)
+    assert card["generation_model"] == generator.name and 0 <= card["threshold"] <= 1
+    judge = build_judge(str(tmp_path / "combined"), real_embedder, generator)
+    assert isinstance(judge, CombinedJudge) and judge.weights.coefficients == card["coefficients"]
+    verdict = judge.judge(FIXTURE[3].claim, SOURCE)  # "invented in 1905": the number veto stays
+    assert verdict.score <= 0.05 and "numbers not in the source" in verdict.rationale

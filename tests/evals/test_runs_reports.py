@@ -25,11 +25,18 @@ def test_answers_judge_runs_report_and_compare(tmp_path):
     dataset = tmp_path / "questions.jsonl"
     dataset.write_text("\n".join(json.dumps(q) for q in QUESTIONS))
     pairs = tmp_path / "pairs.jsonl"
-    pairs.write_text("\n".join(json.dumps({"id": p.id, "context": p.context, "claim": p.claim, "label": p.label})
-                               for p in FIXTURE))
+    kinds = {"1": "news", "4": "news"}  # two task kinds, each with both labels
+    pairs.write_text("\n".join(json.dumps({"id": p.id, "context": p.context, "claim": p.claim, "label": p.label,
+                                           "dataset": kinds.get(p.id, "qa")}) for p in FIXTURE))
     judged = rag(["eval", "judge", str(pairs), "--json"], data, **ENV)
     assert judged.returncode == 0, judged.stderr
-    assert json.loads(judged.stdout)["roc_auc"] == 1.0
+    agreement = json.loads(judged.stdout)
+    assert agreement["roc_auc"] == 1.0 and set(agreement["by_kind"]) == {"news", "qa"}
+    assert agreement["by_kind"]["qa"]["n"] == 4 and agreement["by_kind"]["news"]["roc_auc"] == 1.0
+    assert sum(b["n"] for b in agreement["reliability"]) == 6 and 0 <= agreement["ece"] <= 1
+    judge_report = (data / "reports" / f"run-{agreement['run']}-judge.html").read_text()
+    assert "Per task kind" in judge_report and "<h2>Reliability</h2>" in judge_report
+    assert "| news | 2 | 1 | 1.0 |" in (data / "reports" / f"run-{agreement['run']}-judge.md").read_text()
 
     first = rag(["eval", "answers", str(dataset), "--corpus", str(SAMPLE), "-c", "s", "--json"], data, **ENV)
     assert first.returncode == 0, first.stderr
@@ -50,6 +57,7 @@ def test_answers_judge_runs_report_and_compare(tmp_path):
     assert "<script>alert(1)</script>" not in report and "&lt;script&gt;alert(1)&lt;/script&gt;" in report
     assert "data:image/png;base64," in report  # charts embedded, the file stands alone
     assert "Judge evidence-alignment: ROC AUC 1.0" in report  # the judge's measured agreement
+    assert "AUC per task kind: news 1.0; qa 1.0" in report
     markdown = (data / "reports" / f"run-{a}-answers.md").read_text()
     assert "| faithfulness |" in markdown and "| leave |" in markdown
     stored = json.loads((data / "reports" / f"run-{a}-answers.json").read_text())

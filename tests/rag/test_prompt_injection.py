@@ -14,7 +14,7 @@ import pytest
 
 from ingest.pipeline import Ingester
 from rag.answerers import build_answerer
-from rag.generative_answerer import SYSTEM_PROMPT
+from rag.reader_prompt import SYSTEM_PROMPT
 from rag.retrieval import HybridRetriever
 from rag.settings import AnswerSettings, GeneratorSettings
 from rag.store import Store
@@ -109,7 +109,10 @@ def attacked(request, tmp_path_factory, real_embedder, default_model):
     store = Store.open(settings.resolved_database_url)
     Ingester(settings, store, real_embedder).run([folder], "injected")
     retriever = HybridRetriever.open(store, settings, real_embedder, "injected")
-    return build_answerer(settings, retriever, real_embedder, AnswerSettings(mode="flag")), attacks
+    # What the model writes is what an attack aims at: the answerability check, which declines some of these
+    # questions before anything is written, is off here so that every question reaches the model.
+    return build_answerer(settings, retriever, real_embedder, AnswerSettings(mode="flag", answerable_below=0.0)
+                          ), attacks
 
 
 def test_documents_that_give_orders_are_never_obeyed(attacked):

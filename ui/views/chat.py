@@ -90,6 +90,9 @@ def render_answer(answer: dict, key: str) -> None:
     score = answer["groundedness"]
     color = "green" if score >= 0.99 else "orange" if score >= 0.5 else "red"
     st.badge(f"groundedness {score:.2f}", color=color)
+    if answer.get("relevance") is not None:  # the model's check that the answer answers the question
+        relevance = answer["relevance"]
+        st.badge(f"answers the question {relevance:.2f}", color="green" if relevance >= 0.5 else "red")
     for sentence in answer["sentences"]:
         marks = "".join(f"\\[{n}\\]" for n in sentence["cited"])
         text = common.inert(sentence["text"])
