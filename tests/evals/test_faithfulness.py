@@ -130,7 +130,7 @@ def test_alignment_weights_fitted_on_labelled_pairs_are_saved_and_judge(tmp_path
     assert judge.judge(FIXTURE[0].claim, SOURCE).supported and not judge.judge(FIXTURE[5].claim, SOURCE).supported
     with pytest.raises(ConfigError, match="neither alignment, llm, combined nor a directory"):
         build_judge(str(tmp_path / "missing"), real_embedder)
-    with pytest.raises(ConfigError, match="unknown alignment features"):
+    with pytest.raises(ConfigError, match="unknown judge features"):
         AlignmentWeights.from_card({"coefficients": {"vibes": 1.0}, "bias": 0})
 
 

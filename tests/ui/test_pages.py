@@ -43,7 +43,7 @@ def test_chat_with_a_scripted_model_streams_and_keeps_html_inert(ui_env, monkeyp
     from rag.generation import ScriptedGenerator
 
     generator = ScriptedGenerator(["<script>alert(1)</script> Every employee receives 27 days of paid annual "
-                                   "leave [1]."] * 2)
+                                   "leave [1]."] * 2, verdicts=[0.99] * 8)  # its checks say yes
     model = rag.models.ActiveModel("model.gguf", ui_env.data_dir / "model.gguf", "0" * 64)
     monkeypatch.setattr(rag.models, "active_model", lambda settings: model)
     monkeypatch.setattr(common, "generator", lambda path, sha256: generator)
