@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from rag.collection_index import CollectionIndex, index_path
-from rag.settings import Settings
+from rag.settings import IngestSettings, Settings
 from rag.store import Collection, Document, Store
 
 
@@ -40,3 +40,15 @@ def find_documents(store: Store, collection: Collection, pattern: str) -> list[D
         if pattern.isdigit():
             return list(session.scalars(query.where(Document.id == int(pattern))))
         return list(session.scalars(query.where(Document.source.contains(pattern))))
+
+
+def flagged_pages(page_stats: dict | None, settings: IngestSettings) -> dict[str, str]:
+    """Pages a reader should check, with why: little text (a figure, a scan without OCR) or a doubtful OCR."""
+    flagged = {}
+    for page, info in (page_stats or {}).items():
+        confidence = info.get("ocr_confidence")
+        if confidence is not None and confidence < settings.ocr_min_confidence:
+            flagged[page] = f"OCR confidence {confidence:.0f}"
+        elif info.get("chars", 0) < settings.min_page_chars:
+            flagged[page] = f"{info.get('chars', 0)} characters"
+    return flagged

@@ -48,6 +48,15 @@ class IngestSettings(BaseModel):
     jsonl_text_field: str = "text"
     jsonl_id_fields: list[str] = Field(["_id", "id"], description="First one present is the id.")
     jsonl_title_field: str = "title"
+    ocr: bool = Field(True, description="OCR image files and PDF pages without a text layer (Tesseract).")
+    ocr_languages: list[str] = Field(["eng"], description="Tesseract languages, each a Debian package "
+                                     "tesseract-ocr-LANG.")
+    ocr_dpi: int = Field(200, ge=72, le=600, description="Resolution PDF pages are rendered at for OCR.")
+    ocr_min_confidence: float = Field(60.0, ge=0, le=100, description="OCR'd pages whose mean word confidence "
+                                      "is lower are flagged in `rag docs` and the Documents page.")
+    min_page_chars: int = Field(50, ge=0, description="Pages that yield fewer characters are flagged.")
+    convert_timeout_s: float = Field(120.0, gt=0, description="LibreOffice conversion time limit per file.")
+    code_files: bool = Field(True, description="Ingest source code and config files as text.")
 
 
 class RetrievalSettings(BaseModel):

@@ -10,7 +10,7 @@ from rich.table import Table
 from sqlalchemy import func, select
 
 from rag.cli.context import context
-from rag.library import delete_collection, delete_documents, find_documents
+from rag.library import delete_collection, delete_documents, find_documents, flagged_pages
 from rag.store import Chunk, Collection, Document
 
 docs_app = typer.Typer(no_args_is_help=True, help="The documents of a collection.")
@@ -33,23 +33,26 @@ def docs_list(ctx: typer.Context, collection: str = _collection_option(),
     app = context(ctx)
     with app.store.session() as session:
         coll = app.store.collection(session, collection or app.settings.default_collection)
-        rows = session.execute(
-            select(Document, func.count(Chunk.id)).outerjoin(Chunk, Chunk.document_id == Document.id)
-            .where(Document.collection_id == coll.id).group_by(Document.id).order_by(Document.source)
-        ).all()
-    records = [{"id": d.id, "source": d.source, "status": d.status, "type": d.filetype, "pages": d.page_count,
-                "chunks": n, "title": d.title, "error": d.error} for d, n in rows]
+        records = app.store.document_listing(session, coll.id)
+    for record in records:
+        record["flagged_pages"] = flagged_pages(record.pop("page_stats"), app.settings.ingest)
     if as_json:
         print(json.dumps(records, indent=2))
         return
-    table = Table("id", "source", "status", "type", "pages", "chunks", "error", title=f"collection {coll.name}")
+    table = Table("id", "source", "status", "type", "pages", "chunks", "flagged pages", "error",
+                  title=f"collection {coll.name}")
     table.columns[1].overflow = "fold"
     for r in records:
         status = "[green]ingested[/]" if r["status"] == "ingested" and not r["error"] else f"[red]{r['status']}[/]"
         kind = Path(r["source"].split("#")[0]).suffix.lstrip(".") or str(r["type"] or "")
         table.add_row(str(r["id"]), _short(r["source"]), status, kind, str(r["pages"] or ""),
-                      str(r["chunks"]), r["error"] or "")
+                      str(r["chunks"]), _pages(r["flagged_pages"]), r["error"] or "")
     app.console.print(table)
+
+
+def _pages(flagged: dict[str, str]) -> str:
+    pages = list(flagged)
+    return ", ".join(pages[:8]) + (f" (+{len(pages) - 8})" if len(pages) > 8 else "")
 
 
 def _short(source: str) -> str:
@@ -69,8 +72,7 @@ def docs_show(ctx: typer.Context, document: str = typer.Argument(..., help="Docu
         app.console.print(f"[bold]{doc.source}[/] (id {doc.id})")
         for key in ("status", "error", "title", "filetype", "parser", "sha256", "size", "page_count"):
             app.console.print(f"  {key}: {getattr(doc, key)}", highlight=False)
-        if doc.page_stats:
-            app.console.print(f"  pages: {doc.page_stats}", highlight=False)
+        _page_quality(app, doc.page_stats)
         with app.store.session() as session:
             rows = list(session.scalars(select(Chunk).where(Chunk.document_id == doc.id).order_by(Chunk.ordinal)))
         app.console.print(f"  chunks: {len(rows)}")
@@ -79,6 +81,19 @@ def docs_show(ctx: typer.Context, document: str = typer.Argument(..., help="Docu
             app.console.print(f"  [{c.ordinal}] #{c.id} {where} {' > '.join(c.section_path or [])} "
                               f"chars {c.char_start}-{c.char_end}, {c.token_count} tokens", highlight=False)
             app.console.print("    " + c.text[:300].replace("\n", " "), highlight=False, markup=False)
+
+
+def _page_quality(app, page_stats: dict | None) -> None:
+    """OCR confidence per OCR'd page, and the pages to check (little text, doubtful OCR)."""
+    if not page_stats:
+        return
+    ocr = {page: info["ocr_confidence"] for page, info in page_stats.items() if "ocr_confidence" in info}
+    if ocr:
+        app.console.print(f"  OCR'd pages: {len(ocr)} of {len(page_stats)}; confidence per page: "
+                          + ", ".join(f"{page}: {value:.0f}" for page, value in ocr.items()), highlight=False)
+    flagged = flagged_pages(page_stats, app.settings.ingest)
+    app.console.print(f"  pages to check: {', '.join(f'{p} ({why})' for p, why in flagged.items()) or 'none'}",
+                      highlight=False)
 
 
 @docs_app.command("rm")

@@ -58,7 +58,8 @@ class Document(Base):
     title: Mapped[str | None] = mapped_column(Text)
     page_count: Mapped[int | None] = mapped_column(Integer)
     page_stats: Mapped[dict | None] = mapped_column(JSON)  # {"1": {"chars": n, "elements": m}, ...}
-    text: Mapped[str | None] = mapped_column(Text)  # chunk offsets point into this
+    # Chunk offsets point into this. Deferred: listing a library must not load every book's text.
+    text: Mapped[str | None] = mapped_column(Text, deferred=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), default=utcnow, onupdate=utcnow

@@ -231,6 +231,18 @@ class Store:
             session.execute(delete(Chunk).where(Chunk.document_id == document_id))
         return ids
 
+    def document_listing(self, session: Session, collection_id: int) -> list[dict]:
+        """One row per document with what a listing shows (never the text), chunks counted in a subquery:
+        joining chunks and grouping would make the database carry each document's columns once per chunk."""
+        chunks = (select(func.count(Chunk.id)).where(Chunk.document_id == Document.id)
+                  .correlate(Document).scalar_subquery())
+        rows = session.execute(
+            select(Document.id, Document.source, Document.status, Document.filetype.label("type"),
+                   Document.page_count.label("pages"), Document.title, Document.error, chunks.label("chunks"),
+                   Document.page_stats)
+            .where(Document.collection_id == collection_id).order_by(Document.source))
+        return [dict(row._mapping) for row in rows]
+
     def count_chunks(self, session: Session, collection_id: int) -> int:
         return session.scalar(
             select(func.count(Chunk.id))

@@ -6,10 +6,10 @@ import threading
 from pathlib import Path
 
 import streamlit as st
-from sqlalchemy import func, select
 
 import common
-from rag.store import Chunk, Document
+from rag.library import flagged_pages
+
 
 @st.cache_resource
 def jobs() -> dict:
@@ -72,13 +72,11 @@ def documents_table(collection: str) -> None:
         st.caption("Nothing ingested into this collection yet.")
         return
     with common.store().session() as session:
-        rows = session.execute(
-            select(Document.id, Document.source, Document.title, Document.status, Document.page_count,
-                   Document.error, func.count(Chunk.id), Document.page_stats)
-            .outerjoin(Chunk, Chunk.document_id == Document.id).where(Document.collection_id == coll.id)
-            .group_by(Document.id).order_by(Document.source)).all()
-    table = [{"id": r[0], "document": Path(r[1].split("#")[0]).name, "title": r[2] or "", "status": r[3],
-              "pages": r[4], "chunks": r[6], "pages with little text": _thin_pages(r[7]), "error": r[5] or ""}
+        rows = common.store().document_listing(session, coll.id)
+    ingest = common.settings().ingest
+    table = [{"id": r["id"], "document": Path(r["source"].split("#")[0]).name, "title": r["title"] or "",
+              "status": r["status"], "pages": r["pages"], "chunks": r["chunks"],
+              "pages to check": _flagged(flagged_pages(r["page_stats"], ingest)), "error": r["error"] or ""}
              for r in rows]
     st.dataframe(table, hide_index=True, use_container_width=True)
     chosen = st.multiselect("Select documents", [f"{r['id']}: {r['document']}" for r in table])
@@ -91,16 +89,14 @@ def documents_table(collection: str) -> None:
         st.success(f"Deleted {len(ids)} document(s), {removed} chunks.")
         st.rerun()
     if right.button("Re-ingest selected", disabled=not ids):
-        paths = [Path(r[1].split("#")[0]) for r in rows if r[0] in ids]
+        paths = [Path(r["source"].split("#")[0]) for r in rows if r["id"] in ids]
         ingest_in_background([p for p in paths if p.exists()], collection)
 
 
-def _thin_pages(stats: dict | None) -> str:
-    """Per-page parse quality: pages that yielded under 50 characters (scans without OCR, figures)."""
-    if not stats:
-        return ""
-    thin = [page for page, info in stats.items() if info.get("chars", 0) < 50]
-    return ", ".join(thin[:10]) + (" ..." if len(thin) > 10 else "") if thin else "none"
+def _flagged(flagged: dict[str, str]) -> str:
+    """Pages below the parse-quality thresholds: little text, or an OCR the engine itself doubts."""
+    shown = [f"p.{page} ({why})" for page, why in list(flagged.items())[:6]]
+    return "; ".join(shown) + (f"; +{len(flagged) - 6} more" if len(flagged) > 6 else "") if flagged else "none"
 
 
 def main() -> None:
