@@ -11,6 +11,7 @@ install:
 	@scripts/install.sh
 
 run: install
+	@scripts/system-deps.sh
 	$(RAG) doctor
 	$(RAG) models install default --or-explain
 	$(RAG) ingest data/sample --collection sample
@@ -20,7 +21,7 @@ run: install
 	RAG_DEFAULT_COLLECTION=sample $(RAG) ui
 
 test: install
-	@scripts/system-deps.sh
+	@scripts/system-deps.sh --test
 	$(RAG) models install default tiny
 	$(VENV)/bin/python -m pytest
 

@@ -173,4 +173,6 @@ def _page_stats(elements: list[dict]) -> tuple[dict[str, dict[str, int]], int | 
         entry = stats.setdefault(str(page), {"chars": 0, "elements": 0})
         entry["chars"] += len(element["text"])
         entry["elements"] += 1
+        if element.get("ocr") is not None:
+            entry["ocr_confidence"] = element["ocr"]  # the page's mean word confidence, on each of its elements
     return stats, (max(int(p) for p in stats) if stats else None)

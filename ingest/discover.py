@@ -6,7 +6,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from ingest.filetypes import SUPPORTED
+from ingest.filetypes import CODE_LANGUAGES, DOCUMENT_TYPES, supported
 
 JUNK_NAMES = {"thumbs.db", "desktop.ini", ".ds_store", "__pycache__", "node_modules"}
 JUNK_SUFFIXES = {".tmp", ".swp", ".part", ".crdownload", ".lock", ".pyc"}
@@ -27,8 +27,9 @@ def _is_junk(name: str) -> bool:
     )
 
 
-def discover(paths: list[Path]) -> Found:
+def discover(paths: list[Path], code_files: bool = True) -> Found:
     found = Found([], [], [])
+    allowed = supported(code_files)
     seen: set[Path] = set()
     for given in paths:
         if not given.exists():
@@ -38,7 +39,7 @@ def discover(paths: list[Path]) -> Found:
         found.roots.append(root)
         candidates = [given] if given.is_file() else _walk(given)
         for path in candidates:
-            _consider(path, root if given.is_dir() else root.parent, found, seen)
+            _consider(path, root if given.is_dir() else root.parent, found, seen, allowed)
     return found
 
 
@@ -50,16 +51,21 @@ def _walk(directory: Path):
                 yield Path(dirpath) / name
 
 
-def _consider(path: Path, root: Path, found: Found, seen: set[Path]) -> None:
+def _consider(path: Path, root: Path, found: Found, seen: set[Path], allowed: set[str]) -> None:
     resolved = path.resolve()
     if path.is_symlink() and not resolved.is_relative_to(root):
         found.refused.append((path, f"symbolic link to {resolved}, outside the ingested folder {root}; not followed"))
         return
     if not resolved.is_file():
         return
-    if path.suffix.lower() not in SUPPORTED:
+    suffix = path.suffix.lower()
+    if suffix in CODE_LANGUAGES and suffix not in allowed:
+        found.refused.append((path, "source code and config files are not ingested (RAG_INGEST__CODE_FILES=false)"))
+        return
+    if suffix not in allowed:
+        code = " and source code / config files" if CODE_LANGUAGES.keys() <= allowed else ""
         found.refused.append((path, f"unsupported file type {path.suffix or '(no extension)'}; "
-                                    f"supported: {', '.join(sorted(SUPPORTED))}"))
+                                    f"supported: {', '.join(sorted(DOCUMENT_TYPES))}{code}"))
         return
     if resolved not in seen:
         seen.add(resolved)

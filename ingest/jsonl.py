@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from ingest.encodings import SAMPLE_BYTES, detect_encoding
 from rag.settings import IngestSettings
 
 
@@ -19,13 +20,33 @@ class JsonlRecord:
     error: str | None = None
 
 
+SHOWN_ERRORS = 5  # line errors quoted in a file's one failure entry
+
+
 def read_jsonl(path: Path, settings: IngestSettings) -> Iterator[JsonlRecord]:
-    with open(path, encoding="utf-8", errors="strict") as handle:
+    with open(path, encoding=_encoding(path), errors="replace") as handle:
         for number, line in enumerate(handle, start=1):
             if not line.strip():
                 continue
             digest = hashlib.sha256(line.encode("utf-8")).hexdigest()
             yield _record(path, number, line, digest, settings)
+
+
+def _encoding(path: Path) -> str:
+    with open(path, "rb") as handle:
+        return detect_encoding(handle.read(SAMPLE_BYTES)) or "utf-8"
+
+
+def is_dataset(path: Path, settings: IngestSettings) -> bool:
+    """Whether the file's first record has an id and a text field; other JSON lines are read as JSON text."""
+    first = next(read_jsonl(path, settings), None)
+    return first is not None and first.error is None
+
+
+def file_error(errors: list[str], lines: int) -> str:
+    """One failure entry for a file's bad lines, quoting the first few."""
+    shown = "; ".join(errors[:SHOWN_ERRORS]) + ("; ..." if len(errors) > SHOWN_ERRORS else "")
+    return f"{len(errors)} of {lines} lines could not be ingested: {shown}"
 
 
 def _record(path: Path, number: int, line: str, digest: str, settings: IngestSettings) -> JsonlRecord:

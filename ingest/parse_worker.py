@@ -9,13 +9,24 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import resource
+import shutil
 import socket
 import sys
+import tempfile
 import traceback
 from pathlib import Path
 
-from ingest.filetypes import PDF_TYPES, ZIP_TYPES, content_problem, zip_expansion_problem
+from ingest import mail, ocr, office
+from ingest.encodings import SAMPLE_BYTES, detect_encoding, read_text
+from ingest.filetypes import (CODE_LANGUAGES, IMAGE_TYPES, JSON_TYPES, JSONL_TYPES, PDF_TYPES, ZIP_TYPES,
+                              ContentRefused, content_kind, sniff, supported, zip_expansion_problem)
+from ingest.structured import code_elements, json_elements, tolerant_csv_elements
+
+MAX_ATTACHMENT_DEPTH = 2  # a mail attached to a mail is read; one more level is not
+# An encoding named in an XML declaration or an HTML meta tag, rewritten when the text is re-encoded as UTF-8.
+_DECLARED_ENCODING = re.compile(r"""((?:<\?xml[^>]*?encoding|charset)\s*=\s*["']?)[\w.:-]+""", re.IGNORECASE)
 
 
 class Refused(Exception):
@@ -53,64 +64,224 @@ def _pdf_checks(path: Path) -> int:
         raise Refused(f"the PDF is damaged or truncated ({exc})") from exc
 
 
-def parse_file(path: str, options: dict) -> dict:
-    """Partition one file into elements: [{text, category, page, depth, html}]."""
-    from unstructured.partition.auto import partition
+def parse_file(path: str, options: dict, progress=lambda: None) -> dict:
+    """Partition one file into elements: [{text, category, page, depth, html, filetype, ocr?}], with notes on
+    what was skipped or read another way. progress() is called after each slow step (an OCR'd page)."""
+    with tempfile.TemporaryDirectory(prefix="groundwork-parse-") as tmp:
+        result = _parse(Path(path), options, Path(tmp), progress, depth=0)
+    if not result["elements"]:
+        raise Refused(result.get("empty_reason") or "no extractable text was found in the file")
+    result.pop("empty_reason", None)
+    return result
 
-    file = Path(path)
+
+def _parse(file: Path, options: dict, workdir: Path, progress, depth: int) -> dict:
     with open(file, "rb") as handle:
-        head = handle.read(8192)
+        head = handle.read(SAMPLE_BYTES)
     if not head:
         raise Refused("the file is empty")
-    problem = content_problem(file, head)
-    if problem:
-        raise Refused(problem)
-    ext = file.suffix.lower()
+    try:
+        kind = content_kind(file, head)
+    except ContentRefused as exc:
+        raise Refused(str(exc)) from exc
+    notes = []
+    if kind != file.suffix.lower():
+        notes.append(f"read as {kind[1:].upper()}: that is what its content is, whatever its name says")
+    encoding = detect_encoding(head) if sniff(head) == "text" else None
+    if encoding not in (None, "utf-8", "ascii"):
+        file = _as_utf8(file, kind, encoding, workdir)
+        notes.append(f"text encoding {encoding}")
+    if kind in IMAGE_TYPES:
+        result = _image(file, options, progress)
+    elif kind in JSON_TYPES or kind in JSONL_TYPES:
+        result = _json(file, file.stem)
+    elif kind in CODE_LANGUAGES:
+        language = CODE_LANGUAGES[kind]
+        result = {"elements": code_elements(read_text(file), file.name, language), "filetype": language,
+                  "parser": "groundwork-code", "pages": None}
+    elif kind in office.MODERN:
+        try:
+            converted = office.convert(file, kind, workdir, options["convert_timeout_s"])
+        except office.ConversionFailed as exc:
+            raise Refused(str(exc)) from exc
+        result = _unstructured(converted, "." + office.MODERN[kind], options, workdir, progress)
+        result["filetype"], result["parser"] = kind[1:], f"libreoffice+{result['parser']}"
+    elif kind in (".eml", ".msg"):
+        result = _mail(file, kind, options, workdir, progress, depth)
+    else:
+        if kind != file.suffix.lower():
+            file = _copy_as(file, kind, workdir)
+        result = _unstructured(file, kind, options, workdir, progress)
+    result["notes"] = notes + result.get("notes", [])
+    return result
+
+
+def _as_utf8(file: Path, kind: str, encoding: str, workdir: Path) -> Path:
+    """A UTF-8 copy of a text file in another encoding (the parsers assume UTF-8), its declarations updated."""
+    text = file.read_bytes().decode(encoding, errors="replace").lstrip("\ufeff")
+    text = _DECLARED_ENCODING.sub(r"\1utf-8", text[:4096]) + text[4096:]
+    target = workdir / f"utf8-{len(list(workdir.iterdir()))}{kind}"
+    target.write_text(text, encoding="utf-8")
+    return target
+
+
+def _copy_as(file: Path, kind: str, workdir: Path) -> Path:
+    target = workdir / f"content-{len(list(workdir.iterdir()))}{kind}"
+    shutil.copyfile(file, target)
+    return target
+
+
+def _json(file: Path, title: str) -> dict:
+    """A JSON document flattened to text; a file of one JSON value per line (often named .json) as well."""
+    text = read_text(file)
+    try:
+        elements = json_elements(text, title)
+    except json.JSONDecodeError as exc:
+        lines = [line for line in text.splitlines() if line.strip()]
+        try:
+            elements = json_elements("[" + ",".join(lines) + "]", title) if len(lines) > 1 else None
+        except json.JSONDecodeError:
+            elements = None
+        if elements is None:
+            raise Refused(f"it is not valid JSON ({exc.msg} at line {exc.lineno}, column {exc.colno})") from exc
+    return {"elements": elements, "filetype": "json", "parser": "groundwork-json", "pages": None}
+
+
+def _image(file: Path, options: dict, progress) -> dict:
+    languages = _ocr_languages(options)
+    try:
+        elements = ocr.ocr_image_file(file, languages, progress)
+    except ValueError as exc:
+        raise Refused(str(exc)) from exc
+    return {"elements": elements, "filetype": file.suffix.lower().lstrip("."), "parser": _tesseract(),
+            "pages": max((e["page"] for e in elements), default=1),
+            "empty_reason": "OCR found no text in the image"}
+
+
+def _ocr_languages(options: dict) -> str:
+    if not options["ocr"]:
+        raise Refused("images are read by OCR, which is off (RAG_INGEST__OCR=false)")
+    try:
+        return ocr.check_languages(options["ocr_languages"])
+    except ocr.OcrUnavailable as exc:
+        raise Refused(str(exc)) from exc
+
+
+def _unstructured(file: Path, kind: str, options: dict, workdir: Path, progress) -> dict:
+    from unstructured.partition.auto import partition
+
     pages = None
-    if ext in ZIP_TYPES:
+    if kind in ZIP_TYPES:
         problem = zip_expansion_problem(file, options["max_expand_bytes"])
         if problem:
             raise Refused(problem)
-    if ext in PDF_TYPES:
+    if kind in PDF_TYPES:
         pages = _pdf_checks(file)
     kwargs = {"languages": options["languages"]}
-    if ext in PDF_TYPES:
+    if kind in PDF_TYPES:
         kwargs["strategy"] = options["pdf_strategy"]
+    notes = []
     try:
         raw = partition(filename=str(file), **kwargs)
     except MemoryError:
         raise
     except Exception as exc:  # unstructured raises many types; the reason is what matters here
-        raise Refused(f"the parser could not read it ({type(exc).__name__}: {exc})") from exc
-    elements = []
-    for element in raw:
-        text = (element.text or "").strip()
-        if not text:
+        if kind not in (".csv", ".tsv"):
+            raise Refused(f"the parser could not read it ({type(exc).__name__}: {exc})") from exc
+        raw = []  # a CSV pandas refuses (ragged rows): read it with the tolerant reader below
+        notes.append(f"read with the tolerant CSV reader (the strict one said: {type(exc).__name__}: "
+                     f"{' '.join(str(exc).split())[:200]})")
+        elements = tolerant_csv_elements(read_text(file), "\t" if kind == ".tsv" else None)
+    else:
+        elements = [_element(e) for e in raw if (e.text or "").strip()]
+    result = {"elements": elements, "filetype": (elements[0]["filetype"] if elements else None) or kind[1:],
+              "parser": f"unstructured-{_unstructured_version()}", "pages": pages, "notes": notes}
+    if kind in PDF_TYPES:
+        _ocr_pdf(file, result, options, progress)
+    return result
+
+
+def _element(element) -> dict:
+    meta = element.metadata
+    return {"text": element.text.strip(), "category": element.category, "page": meta.page_number,
+            "depth": meta.category_depth, "html": getattr(meta, "text_as_html", None), "filetype": meta.filetype}
+
+
+def _ocr_pdf(file: Path, result: dict, options: dict, progress) -> None:
+    """OCR the pages whose text layer holds (almost) nothing: a scan, or scanned pages inside a text PDF."""
+    pages = result["pages"] or 0
+    chars = {n: 0 for n in range(1, pages + 1)}
+    for element in result["elements"]:
+        if element["page"] in chars:
+            chars[element["page"]] += len(element["text"])
+    bare = [n for n, count in chars.items() if count < options["min_page_chars"]]
+    if not bare:
+        return
+    result["empty_reason"] = (f"no extractable text: the PDF has {pages} page(s) but no text layer (a scan or "
+                              "image-only PDF?)")
+    try:
+        languages = _ocr_languages(options)
+    except Refused as exc:
+        result["empty_reason"] += f", and it cannot be OCR'd: {exc}"
+        result["notes"].append(f"{len(bare)} page(s) without a text layer were not OCR'd: {exc}")
+        return
+    scanned = ocr.ocr_pdf_pages(file, bare, languages, options["ocr_dpi"], progress)
+    by_page: dict[int, list[dict]] = {}
+    for element in scanned:
+        by_page.setdefault(element["page"], []).append(element)
+    better = {n for n, found in by_page.items() if sum(len(e["text"]) for e in found) > chars[n]}
+    kept = [e for e in result["elements"] if e["page"] not in better]
+    result["elements"] = sorted(kept + [e for n in better for e in by_page[n]], key=lambda e: e["page"] or 0)
+    result["parser"] += f"+{_tesseract()}"
+    result["empty_reason"] += f"; OCR found no text on its {len(bare)} page(s) without one either"
+
+
+def _mail(file: Path, kind: str, options: dict, workdir: Path, progress, depth: int) -> dict:
+    from unstructured.partition.auto import partition
+
+    try:
+        raw = partition(filename=str(file), languages=options["languages"], process_attachments=False)
+    except Exception as exc:
+        raise Refused(f"the parser could not read the mail ({type(exc).__name__}: {exc})") from exc
+    elements = [_element(e) for e in raw if (e.text or "").strip()]
+    notes = []
+    try:
+        found = list(mail.attachments(file, kind))
+    except Exception as exc:  # a damaged attachment section costs the attachments, not the mail
+        found = []
+        notes.append(f"the attachments could not be read ({type(exc).__name__}: {exc})")
+    allowed = supported(options["code_files"])
+    for number, (name, data) in enumerate(found[:mail.MAX_ATTACHMENTS], start=1):
+        target = workdir / mail.safe_name(name, number)
+        target.write_bytes(data)
+        if depth >= MAX_ATTACHMENT_DEPTH or target.suffix.lower() not in allowed:
+            why = "nested too deep" if depth >= MAX_ATTACHMENT_DEPTH else f"unsupported file type {target.suffix}"
+            notes.append(f"attachment {name!r} skipped: {why}")
             continue
-        meta = element.metadata
-        elements.append(
-            {
-                "text": text,
-                "category": element.category,
-                "page": meta.page_number,
-                "depth": meta.category_depth,
-                "html": getattr(meta, "text_as_html", None),
-                "filetype": meta.filetype,
-            }
-        )
-    if not elements:
-        if ext in PDF_TYPES:
-            raise Refused(
-                f"no extractable text: the PDF has {pages} page(s) but no text layer (a scan or image-only "
-                "PDF?); OCR is not enabled"
-            )
-        raise Refused("no extractable text was found in the file")
-    return {
-        "elements": elements,
-        "filetype": elements[0]["filetype"] or ext.lstrip("."),
-        "parser": f"unstructured-{_unstructured_version()}",
-        "pages": pages,
-    }
+        inner = workdir / f"attachment-{number}"
+        inner.mkdir()
+        try:
+            attached = _parse(target, options, inner, progress, depth + 1)
+        except Refused as exc:
+            notes.append(f"attachment {name!r} skipped: {exc}")
+            continue
+        if not attached["elements"]:
+            notes.append(f"attachment {name!r} skipped: no extractable text")
+            continue
+        elements.append({"text": f"Attachment: {name}", "category": "Title", "page": None, "depth": 0,
+                         "html": None, "filetype": None})
+        elements += [{**e, "page": None} for e in attached["elements"]]  # its pages are not the mail's
+        notes += [f"attachment {name!r}: {note}" for note in attached.get("notes", [])]
+    if len(found) > mail.MAX_ATTACHMENTS:
+        notes.append(f"only the first {mail.MAX_ATTACHMENTS} of {len(found)} attachments were read")
+    return {"elements": elements, "filetype": kind[1:], "parser": f"unstructured-{_unstructured_version()}",
+            "pages": None, "notes": notes}
+
+
+def _tesseract() -> str:
+    import pytesseract
+
+    return f"tesseract-{pytesseract.get_tesseract_version()}"
 
 
 def _unstructured_version() -> str:
@@ -139,8 +310,12 @@ def main() -> None:
     protocol.flush()
     for line in sys.stdin:
         job = json.loads(line)
+        def progress() -> None:  # each OCR'd page restarts the pool's per-step time limit
+            protocol.write(json.dumps({"progress": True}) + "\n")
+            protocol.flush()
+
         try:
-            result = {"ok": parse_file(job["path"], options)}
+            result = {"ok": parse_file(job["path"], options, progress)}
         except Refused as exc:
             result = {"error": str(exc)}
         except MemoryError:

@@ -1,7 +1,8 @@
 """A pool of parser processes (ingest.parse_worker) with a per-file timeout and memory cap.
 
 A background thread keeps every worker busy while the caller embeds; results arrive through a bounded queue.
-A worker that runs past the timeout is killed and replaced; one that dies is reported and replaced.
+A worker that runs past the timeout is killed and replaced; one that dies is reported and replaced. The
+timeout bounds each step: a worker reports progress after each slow step (an OCR'd page), which restarts it.
 """
 
 from __future__ import annotations
@@ -18,10 +19,22 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from rag.settings import IngestSettings
+
 OFFLINE_ENV = {"DO_NOT_TRACK": "1", "UNSTRUCTURED_DISABLE_NOTICE": "1", "HF_HUB_OFFLINE": "1",
                "TRANSFORMERS_OFFLINE": "1", "SCARF_NO_ANALYTICS": "true", "ANONYMIZED_TELEMETRY": "False"}
+# Tesseract's OpenMP threads would compete with the embedder for the cores; parallel OCR comes from workers.
+WORKER_ENV = {**OFFLINE_ENV, "OMP_THREAD_LIMIT": "1"}
 STARTUP_TIMEOUT_S = 120.0
 PARSED_AHEAD = 64  # parsed files held for the embedder at most
+
+
+def parser_options(ingest: IngestSettings) -> dict:
+    """What a parser process needs to know of the settings (sent to it as JSON)."""
+    return {"languages": ingest.languages, "pdf_strategy": ingest.pdf_strategy,
+            "max_expand_bytes": ingest.parse_memory_mb * 1024 * 1024, "ocr": ingest.ocr,
+            "ocr_languages": ingest.ocr_languages, "ocr_dpi": ingest.ocr_dpi, "min_page_chars": ingest.min_page_chars,
+            "convert_timeout_s": ingest.convert_timeout_s, "code_files": ingest.code_files}
 
 
 class _Stopped(Exception):
@@ -44,18 +57,19 @@ class _Worker:
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=log_file,
-            env={**os.environ, **OFFLINE_ENV},
+            env={**os.environ, **WORKER_ENV},
             text=True,
             encoding="utf-8",
         )
         self.job: tuple[object, Path] | None = None
         self.started = 0.0
+        self.last_progress = 0.0  # the time limit counts from the job's start or its latest reported step
         self.ready = False
         self.spawned = time.monotonic()
 
     def send(self, key: object, path: Path) -> None:
         self.job = (key, path)
-        self.started = time.monotonic()
+        self.started = self.last_progress = time.monotonic()
         self.process.stdin.write(json.dumps({"path": str(path)}) + "\n")
         self.process.stdin.flush()
 
@@ -124,13 +138,16 @@ class ParserPool:
                 if worker.job is None and line:
                     worker.ready = json.loads(line).get("ready", False)
                     continue
+                if line and '"progress"' in line[:20]:
+                    worker.last_progress = time.monotonic()
+                    continue
                 busy -= 1 if worker.job else 0
                 self._finish(worker, line, results)
                 if not line:  # the process died
                     self._replace(worker, pool, selector, log_file)
             now = time.monotonic()
             for worker in list(pool):
-                if worker.job and now - worker.started > self.timeout_s:
+                if worker.job and now - worker.last_progress > self.timeout_s:
                     busy -= 1
                     self._emit(worker, None, f"parsing took longer than {self.timeout_s:g} s "
                                               "(RAG_INGEST__PARSE_TIMEOUT_S)", results)

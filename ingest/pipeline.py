@@ -21,8 +21,8 @@ from sqlalchemy import select
 from ingest.chunking import Chunker, ChunkedDocument
 from ingest.discover import discover
 from ingest.filetypes import JSONL_TYPES
-from ingest.jsonl import read_jsonl
-from ingest.parser_pool import ParserPool
+from ingest.jsonl import file_error, is_dataset, read_jsonl
+from ingest.parser_pool import ParserPool, parser_options
 from rag.collection_index import CollectionIndex, check_model
 from rag.hashing import sha256_file
 from rag.embedder import Embedder
@@ -65,6 +65,7 @@ class _Pending:
     parser: str
     doc: ChunkedDocument
     previous_id: int | None
+    notes: list[str] = field(default_factory=list)
 
 
 class Ingester:
@@ -81,7 +82,7 @@ class Ingester:
         started = time.perf_counter()
         summary = IngestSummary(collection)
         timings = {"discover": 0.0, "parse": 0.0, "chunk": 0.0, "embed": 0.0, "store": 0.0, "index": 0.0}
-        found = discover(paths)
+        found = discover(paths, self.settings.ingest.code_files)
         summary.files_seen = len(found.files)
         summary.failed += [{"path": str(p), "reason": r} for p, r in found.refused]
         with self.store.session() as session:
@@ -127,7 +128,7 @@ class Ingester:
         to_parse, jsonl_files, seen = [], [], set()
         limit = self.settings.ingest.max_file_mb * 1e6
         for path in files:
-            if path.suffix.lower() in JSONL_TYPES:
+            if path.suffix.lower() in JSONL_TYPES and is_dataset(path, self.settings.ingest):
                 jsonl_files.append(path)
                 continue
             source = str(path)
@@ -170,8 +171,7 @@ class Ingester:
             workers=workers or ingest.workers or max(1, (os.cpu_count() or 2) - 1),
             timeout_s=ingest.parse_timeout_s,
             memory_mb=ingest.parse_memory_mb,
-            options={"languages": ingest.languages, "pdf_strategy": ingest.pdf_strategy,
-                     "max_expand_bytes": ingest.parse_memory_mb * 1024 * 1024},
+            options=parser_options(ingest),
             log_path=self.settings.data_dir / "logs" / "parser.log",
         )
         for outcome in pool.parse(to_parse):
@@ -187,17 +187,20 @@ class Ingester:
             doc.page_count = outcome.result.get("pages") or doc.page_count
             timings["chunk"] += time.perf_counter() - t
             yield _Pending(source, sha, stat.st_size, stat.st_mtime_ns, outcome.result["filetype"],
-                           outcome.result["parser"], doc, previous.id if previous else None)
+                           outcome.result["parser"], doc, previous.id if previous else None,
+                           outcome.result.get("notes") or [])
 
     def _jsonl_documents(self, files, known, seen, summary, timings):
         for path in files:
             stat = path.stat()
+            errors, lines = [], 0
             for record in read_jsonl(path, self.settings.ingest):
+                lines += 1
+                if record.error:
+                    errors.append(record.error)
+                    continue
                 seen.add(record.source)
                 previous = known.get(record.source)
-                if record.error:
-                    self._record_failure(record.source, record.sha256, stat, record.error, previous, summary)
-                    continue
                 if previous is not None and previous.sha256 == record.sha256 and previous.status == "ingested":
                     summary.skipped += 1
                     continue
@@ -206,6 +209,15 @@ class Ingester:
                 timings["chunk"] += time.perf_counter() - t
                 yield _Pending(record.source, record.sha256, stat.st_size, stat.st_mtime_ns, "jsonl",
                                "groundwork-jsonl", doc, previous.id if previous else None)
+            # The file's bad lines are one failure of the file, not one per line.
+            source, previous = str(path), known.get(str(path))
+            if errors:
+                seen.add(source)
+                self._record_failure(source, sha256_file(path), stat, file_error(errors, lines), previous, summary)
+            elif previous is not None and previous.status == "failed":  # its bad lines were fixed
+                with self.store.session() as session:
+                    session.delete(session.get(Document, previous.id))
+                del known[source]
 
     # -- committing ----------------------------------------------------------------------------
     def _commit_group(self, coll: Collection, group: list[_Pending], index: CollectionIndex,
@@ -237,7 +249,7 @@ class Ingester:
             self.store.add_embeddings(session, model, fresh)
             for pending in group:
                 document = self._upsert_document(session, coll, pending, removed_ids)
-                chunks = [_chunk_row(document.id, spec) for spec in pending.doc.chunks]
+                chunks = [_chunk_row(document.id, spec, pending.doc.page_stats) for spec in pending.doc.chunks]
                 session.add_all(chunks)
                 added.extend(chunks)
             session.flush()
@@ -264,6 +276,7 @@ class Ingester:
         document.filetype, document.parser, document.status, document.error = p.filetype, p.parser, "ingested", None
         document.title, document.text = p.doc.title or Path(p.source.split("#")[0]).stem, p.doc.text
         document.page_count, document.page_stats = p.doc.page_count, p.doc.page_stats or None
+        document.notes = p.notes or None
         session.flush()
         return document
 
@@ -312,10 +325,20 @@ class Ingester:
                                                                  summary.timings)
 
 
-def _chunk_row(document_id: int, spec) -> Chunk:
+def _chunk_row(document_id: int, spec, page_stats: dict) -> Chunk:
     return Chunk(document_id=document_id, ordinal=spec.ordinal, text=spec.text, section_path=spec.section_path,
                  page_start=spec.page_start, page_end=spec.page_end, char_start=spec.char_start,
-                 char_end=spec.char_end, token_count=spec.token_count, content_hash=spec.content_hash)
+                 char_end=spec.char_end, token_count=spec.token_count, content_hash=spec.content_hash,
+                 ocr_confidence=_ocr_confidence(spec, page_stats))
+
+
+def _ocr_confidence(spec, page_stats: dict) -> float | None:
+    """The lowest OCR confidence of the chunk's pages; None when its text came from a text layer."""
+    if spec.page_start is None:
+        return None
+    found = [page_stats[str(n)]["ocr_confidence"] for n in range(spec.page_start, spec.page_end + 1)
+             if "ocr_confidence" in page_stats.get(str(n), {})]
+    return min(found) if found else None
 
 
 def _under(source: str, roots: list[Path]) -> bool:

@@ -141,3 +141,83 @@ def docx_bytes(blocks: list[tuple[str, str]]) -> bytes:
         document.add_paragraph(text)
     document.save(buffer)
     return buffer.getvalue()
+
+
+def text_image(paragraphs: list[str], width: int = 1700, size: int = 34, noise: float = 0.0, seed: int = 0):
+    """A page image of the paragraphs in black on white (reportlab's bundled Vera font), as a scan looks:
+    optionally speckled with noise (the share of pixels flipped)."""
+    import random
+    import textwrap
+
+    import reportlab
+    from PIL import Image, ImageDraw, ImageFont
+
+    font = ImageFont.truetype(str(Path(reportlab.__file__).parent / "fonts" / "Vera.ttf"), size)
+    lines = []
+    for paragraph in paragraphs:
+        lines += textwrap.wrap(paragraph, width=int(width / (size * 0.6))) + [""]
+    height = 120 + len(lines) * int(size * 1.5)
+    image = Image.new("L", (width, height), 255)
+    draw = ImageDraw.Draw(image)
+    for number, line in enumerate(lines):
+        draw.text((80, 60 + number * int(size * 1.5)), line, fill=0, font=font)
+    if noise:
+        rng = random.Random(seed)
+        pixels = image.load()
+        for _ in range(int(width * height * noise)):
+            x, y = rng.randrange(width), rng.randrange(height)
+            pixels[x, y] = 255 - pixels[x, y]
+    return image
+
+
+def make_image(path: Path, paragraphs: list[str], **options) -> Path:
+    text_image(paragraphs, **options).save(path)
+    return path
+
+
+def make_image_pdf(path: Path, pages: list[list[str]], noise: list[float] | None = None) -> Path:
+    """A PDF of page images and no text layer: what a scanner without OCR produces (noise: per page)."""
+    images = [text_image(page, noise=(noise or [0.0] * len(pages))[n], seed=n).convert("RGB")
+              for n, page in enumerate(pages)]
+    images[0].save(path, "PDF", resolution=200.0, save_all=True, append_images=images[1:])
+    return path
+
+
+def convert_with_libreoffice(source: Path, target: Path) -> Path:
+    """source converted by LibreOffice into target's format (.doc from .docx, .ppt from .pptx, ...)."""
+    import shutil
+    import subprocess
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        subprocess.run([shutil.which("soffice"), f"-env:UserInstallation={Path(tmp, 'profile').as_uri()}",
+                        "--headless", "--convert-to", target.suffix.lstrip("."), "--outdir", tmp, str(source)],
+                       check=True, capture_output=True, timeout=180)
+        shutil.move(Path(tmp) / f"{source.stem}{target.suffix}", target)
+    return target
+
+
+def make_eml_with_attachments(path: Path, body: str, attachments: list[tuple[str, bytes, str]]) -> Path:
+    """attachments: (file name, bytes, MIME type)."""
+    message = EmailMessage()
+    message["From"], message["To"], message["Subject"] = "ops@example.org", "team@example.org", "Site visit"
+    message["Date"] = "Tue, 03 Nov 2026 10:00:00 +0000"
+    message.set_content(body)
+    for name, data, mime in attachments:
+        maintype, subtype = mime.split("/")
+        message.add_attachment(data, maintype=maintype, subtype=subtype, filename=name)
+    path.write_bytes(bytes(message))
+    return path
+
+
+def wav_bytes(seconds: float = 0.5) -> bytes:
+    """A short silent WAV file (an attachment no text parser can read)."""
+    import wave
+
+    buffer = io.BytesIO()
+    with wave.open(buffer, "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(8000)
+        out.writeframes(b"\x00\x00" * int(8000 * seconds))
+    return buffer.getvalue()

@@ -5,6 +5,8 @@ from __future__ import annotations
 import importlib.util
 import json
 import platform
+import shutil
+import subprocess
 from importlib.metadata import PackageNotFoundError, version
 
 import typer
@@ -37,6 +39,25 @@ def _faiss() -> dict:
             "build": "gpu" if hasattr(faiss, "StandardGpuResources") else "cpu"}
 
 
+def _converters(settings) -> dict:
+    """The system programs ingestion uses for legacy Office files and OCR, and what to install when missing."""
+    soffice = shutil.which("soffice") or shutil.which("libreoffice")
+    found = {"libreoffice": soffice or "missing: .doc/.ppt/.xls are refused; install with `apt-get install "
+             "libreoffice-writer-nogui libreoffice-impress-nogui libreoffice-calc-nogui`"}
+    tesseract = shutil.which("tesseract")
+    if tesseract is None:
+        found["tesseract"] = ("missing: scans and images are refused; install with "
+                              "`apt-get install tesseract-ocr tesseract-ocr-eng`")
+        return found
+    listed = subprocess.run([tesseract, "--list-langs"], capture_output=True, text=True, timeout=30)
+    languages = [line.strip() for line in listed.stdout.splitlines()[1:] if line.strip()]
+    missing = [lang for lang in settings.ingest.ocr_languages if lang not in languages]
+    found["tesseract"] = f"{tesseract}, languages {', '.join(languages)}" + (
+        f"; missing OCR language(s) {', '.join(missing)}: `apt-get install "
+        + " ".join(f"tesseract-ocr-{lang}" for lang in missing) + "`" if missing else "")
+    return found
+
+
 def report(settings) -> dict:
     model_path, model_id = resolve_model(settings.embedding.model) if settings.embedding.model != "fake" \
         else ("-", "fake")
@@ -51,6 +72,7 @@ def report(settings) -> dict:
         "faiss": _faiss(),
         "unstructured_nlp": "spaCy en_core_web_sm (installed)" if spacy_model
         else "built-in offline pipeline (spaCy blank 'en' + sentencizer + rule-based verb tagger)",
+        "converters": _converters(settings),
         "package_problems": ownership_problems(),
     }
 
@@ -74,6 +96,8 @@ def doctor(ctx: typer.Context, as_json: bool = typer.Option(False, "--json")) ->
         faiss = info["faiss"]
         table.add_row("faiss", f"{faiss['version']} ({faiss['build']} build), GPUs: {faiss['gpus']}")
         table.add_row("unstructured NLP", info["unstructured_nlp"])
+        for name, value in info["converters"].items():
+            table.add_row(name, value)
         packages = "\n".join(info["package_problems"]) or "rag, ingest, evals belong to groundwork-rag"
         table.add_row("import packages", packages)
         app.console.print(table)

@@ -72,6 +72,8 @@ def docs_show(ctx: typer.Context, document: str = typer.Argument(..., help="Docu
         app.console.print(f"[bold]{doc.source}[/] (id {doc.id})")
         for key in ("status", "error", "title", "filetype", "parser", "sha256", "size", "page_count"):
             app.console.print(f"  {key}: {getattr(doc, key)}", highlight=False)
+        for note in doc.notes or []:
+            app.console.print(f"  note: {note}", highlight=False, markup=False)
         _page_quality(app, doc.page_stats)
         with app.store.session() as session:
             rows = list(session.scalars(select(Chunk).where(Chunk.document_id == doc.id).order_by(Chunk.ordinal)))

@@ -57,7 +57,9 @@ class Document(Base):
     parser: Mapped[str | None] = mapped_column(String(100))
     title: Mapped[str | None] = mapped_column(Text)
     page_count: Mapped[int | None] = mapped_column(Integer)
-    page_stats: Mapped[dict | None] = mapped_column(JSON)  # {"1": {"chars": n, "elements": m}, ...}
+    # {"1": {"chars": n, "elements": m, "ocr_confidence": c (OCR'd pages only)}, ...}
+    page_stats: Mapped[dict | None] = mapped_column(JSON)
+    notes: Mapped[list | None] = mapped_column(JSON)  # what was skipped or read tolerantly, for the user
     # Chunk offsets point into this. Deferred: listing a library must not load every book's text.
     text: Mapped[str | None] = mapped_column(Text, deferred=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
@@ -88,6 +90,7 @@ class Chunk(Base):
     char_end: Mapped[int] = mapped_column(Integer)
     token_count: Mapped[int] = mapped_column(Integer)
     content_hash: Mapped[str] = mapped_column(String(64), index=True)
+    ocr_confidence: Mapped[float | None] = mapped_column(Float)  # lowest of its OCR'd pages; null: text layer
     document: Mapped[Document] = relationship(back_populates="chunks")
 
 

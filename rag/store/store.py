@@ -239,7 +239,7 @@ class Store:
         rows = session.execute(
             select(Document.id, Document.source, Document.status, Document.filetype.label("type"),
                    Document.page_count.label("pages"), Document.title, Document.error, chunks.label("chunks"),
-                   Document.page_stats)
+                   Document.notes, Document.page_stats)
             .where(Document.collection_id == collection_id).order_by(Document.source))
         return [dict(row._mapping) for row in rows]
 

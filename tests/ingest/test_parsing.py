@@ -5,11 +5,12 @@ import time
 
 import pytest
 
-from ingest.parser_pool import ParserPool
+from ingest.parser_pool import ParserPool, parser_options
+from rag.settings import IngestSettings
 from tests import docgen
 from tests.conftest import SAMPLE
 
-OPTIONS = {"languages": ["eng"], "pdf_strategy": "fast", "max_expand_bytes": 64 * 1024 * 1024}
+OPTIONS = parser_options(IngestSettings(parse_memory_mb=64))
 
 
 def _parse(paths, tmp_path, timeout=60.0, memory_mb=1024):

@@ -6,11 +6,12 @@ import shutil
 
 import numpy as np
 import pytest
+from sqlalchemy import func, select
 
 from ingest.pipeline import Ingester
 from rag.collection_index import CollectionIndex
 from rag.embedder import FakeEmbedder
-from rag.store import Store
+from rag.store import Document, Store
 from tests import docgen
 from tests.conftest import SAMPLE, make_settings
 
@@ -89,7 +90,7 @@ def test_a_broken_new_version_keeps_the_old_one_searchable(settings, corpus):
 
 def test_failures_are_recorded_reported_and_do_not_stop_the_run(settings, corpus, tmp_path):
     (corpus / "empty.txt").write_bytes(b"")
-    (corpus / "fake.pdf").write_bytes(b"hello, I am not a PDF")
+    (corpus / "fake.pdf").write_bytes(os.urandom(3000))  # neither a PDF nor text: refused
     (corpus / "notes.xyz").write_text("unsupported")
     outside = tmp_path / "secret.txt"
     outside.write_text("zqxsecret words outside the root")
@@ -115,12 +116,18 @@ def test_jsonl_lines_are_documents(settings, tmp_path):
     path.write_text("\n".join(json.dumps(r) for r in rows) + "\n{broken\n")
     ingester, store = _ingester(settings)
     summary = ingester.run([path.parent], "docs")
-    assert summary.ingested == 2 and len(summary.failed) == 3
+    assert summary.ingested == 2
+    [failure] = summary.failed  # one entry for the file, quoting its bad lines
+    assert failure["path"] == str(path.resolve())
+    assert failure["reason"].startswith("3 of 5 lines could not be ingested: line 3 has none of the id fields")
+    assert "line 4 is not a JSON object" in failure["reason"] and "line 5 is not valid JSON" in failure["reason"]
     rows[1]["text"] = "Bees dance to share where food is."
     path.write_text("\n".join(json.dumps(r) for r in rows[:2]) + "\n")
     again = ingester.run([path.parent], "docs", sync=True)
-    assert (again.ingested, again.skipped) == (1, 1)
+    assert (again.ingested, again.skipped, again.failed) == (1, 1, [])
     assert _verify(store, settings).ok
+    with store.session() as session:  # the file's failure entry is gone with its bad lines
+        assert session.scalar(select(func.count(Document.id)).where(Document.status == "failed")) == 0
 
 
 def test_dry_run_changes_nothing(settings, corpus):

@@ -76,7 +76,8 @@ def documents_table(collection: str) -> None:
     ingest = common.settings().ingest
     table = [{"id": r["id"], "document": Path(r["source"].split("#")[0]).name, "title": r["title"] or "",
               "status": r["status"], "pages": r["pages"], "chunks": r["chunks"],
-              "pages to check": _flagged(flagged_pages(r["page_stats"], ingest)), "error": r["error"] or ""}
+              "pages to check": _flagged(flagged_pages(r["page_stats"], ingest)), "error": r["error"] or "",
+              "notes": "; ".join(r["notes"] or [])}
              for r in rows]
     st.dataframe(table, hide_index=True, use_container_width=True)
     chosen = st.multiselect("Select documents", [f"{r['id']}: {r['document']}" for r in table])

@@ -1,0 +1,179 @@
+"""The files people really have: other text encodings, legacy Office, scans and images, generic JSON, ragged
+CSV, mail with an attachment nobody can read, misnamed files, source code. Each is ingested by the real
+pipeline (unstructured, LibreOffice, Tesseract in the parser processes; real SQLite and FAISS) and its text is
+found by search."""
+
+import json
+import shutil
+
+import pytest
+from sqlalchemy import select
+
+from ingest.pipeline import Ingester
+from rag.embedder import FakeEmbedder
+from rag.store import Chunk, Document, Store
+from tests import docgen
+from tests.conftest import make_settings
+
+needs_soffice = pytest.mark.skipif(shutil.which("soffice") is None, reason="LibreOffice is not installed "
+                                   "(scripts/system-deps.sh installs it)")
+needs_tesseract = pytest.mark.skipif(shutil.which("tesseract") is None, reason="Tesseract is not installed "
+                                     "(scripts/system-deps.sh installs it)")
+LINES = "The lighthouse keeper logged 412 ships in March.\n\nFog horns sounded for nine hours on the 3rd."
+
+
+def _write_text_kinds(folder):
+    for codec, name in [("utf-16", "utf16-bom.txt"), ("utf-16-le", "utf16-nobom.txt"),
+                        ("utf-32", "utf32-bom.txt"), ("utf-32-be", "utf32-nobom.txt")]:
+        (folder / name).write_bytes(LINES.replace("lighthouse", f"lighthouse{name[:7]}").encode(codec))
+    (folder / "harbour.html").write_bytes(
+        '<?xml version="1.0" encoding="UTF-16"?><html><head><meta charset="utf-16"></head><body>'
+        "<p>The harbour master counted 77 trawlers at dawn.</p></body></html>".encode("utf-16"))
+    (folder / "stations.csv").write_bytes("station,level\nKiel,3.1\nWarnemünde,2.7\n".encode("utf-16"))
+    (folder / "notice.eml").write_bytes(
+        "From: a@example.org\nTo: b@example.org\nSubject: Notice\n\nThe quay closes for dredging on Friday.\n"
+        .encode("utf-32"))
+    (folder / "legacy.txt").write_bytes("Café owners in Zürich paid €4,200 in rent.".encode("cp1252"))
+
+
+def _search(store, collection, query):
+    with store.session() as session:
+        coll = store.collection(session, collection)
+        hits = store.lexical_search(coll.id, query, 5)
+        return [(session.get(Chunk, cid).text, session.get(Document, session.get(Chunk, cid).document_id))
+                for cid, _ in hits]
+
+
+@pytest.fixture
+def ingest(tmp_path):
+    settings = make_settings(tmp_path / ".rag")
+    store = Store.open(settings.resolved_database_url)
+
+    def run(folder, **ingest_settings):
+        chosen = settings.model_copy(update={"ingest": settings.ingest.model_copy(update=ingest_settings)})
+        return Ingester(chosen, store, FakeEmbedder()).run([folder], "kinds"), store
+
+    return run
+
+
+def test_text_in_utf16_utf32_and_legacy_encodings_is_ingested(tmp_path, ingest):
+    folder = tmp_path / "texts"
+    folder.mkdir()
+    _write_text_kinds(folder)
+    summary, store = ingest(folder)
+    assert summary.failed == [] and summary.ingested == 8
+    for name in ("utf16-b", "utf16-n", "utf32-b", "utf32-n"):
+        assert any("412 ships" in text for text, _ in _search(store, "kinds", f"lighthouse{name}"))
+    assert "77 trawlers" in _search(store, "kinds", "harbour trawlers")[0][0]
+    assert "Warnemünde" in _search(store, "kinds", "Warnemünde")[0][0]
+    assert "dredging" in _search(store, "kinds", "quay dredging")[0][0]
+    text, document = _search(store, "kinds", "Zürich rent")[0]
+    assert "Café owners in Zürich paid €4,200" in text and "cp1252" in " ".join(document.notes)
+
+
+@needs_soffice
+def test_legacy_office_and_misnamed_files_are_read_by_their_content(tmp_path, ingest):
+    made = tmp_path / "made"
+    made.mkdir()
+    docgen.make_docx(made / "memo.docx", [("h1", "Ferry memo"), ("p", "The ferry carried 9,300 passengers.")])
+    docgen.make_pptx(made / "deck.pptx", [("Tug fleet", ["Seven tugs were serviced in dry dock."])])
+    docgen.make_xlsx(made / "fuel.xlsx", "Fuel", [["vessel", "litres"], ["Albatross", 5120]])
+    folder = tmp_path / "office"
+    folder.mkdir()
+    docgen.convert_with_libreoffice(made / "memo.docx", folder / "memo.doc")
+    docgen.convert_with_libreoffice(made / "deck.pptx", folder / "deck.ppt")
+    docgen.convert_with_libreoffice(made / "fuel.xlsx", folder / "fuel.xls")
+    shutil.copy(made / "memo.docx", folder / "renamed.doc")  # a .docx named .doc
+    shutil.copy(made / "deck.pptx", folder / "slides.docx")  # a .pptx named .docx
+    (folder / "page.doc").write_text("<html><body><p>Word saved this page as HTML with 31 rows.</p></body></html>")
+    summary, store = ingest(folder)
+    assert summary.failed == [] and summary.ingested == 6
+    assert {d.filetype for _, d in _search(store, "kinds", "ferry passengers")} >= {"doc"}
+    assert "Seven tugs" in _search(store, "kinds", "tugs dry dock")[0][0]
+    assert "Albatross" in _search(store, "kinds", "Albatross")[0][0]
+    notes = {d.source.rsplit("/", 1)[1]: d.notes for _, d in _search(store, "kinds", "ferry memo tugs")}
+    assert "read as DOCX" in notes["renamed.doc"][0] and "read as PPTX" in notes["slides.docx"][0]
+    assert "31 rows" in _search(store, "kinds", "HTML rows")[0][0]
+
+
+@needs_soffice
+def test_without_libreoffice_legacy_office_is_refused_with_the_command_to_run(tmp_path, ingest, monkeypatch):
+    folder = tmp_path / "office"
+    folder.mkdir()
+    docgen.make_docx(tmp_path / "memo.docx", [("p", "Anything.")])
+    docgen.convert_with_libreoffice(tmp_path / "memo.docx", folder / "memo.doc")
+    monkeypatch.setenv("PATH", "/nonexistent")  # the parser processes inherit it: no soffice to find
+    summary, _ = ingest(folder)
+    [failure] = summary.failed
+    assert "need LibreOffice" in failure["reason"] and "apt-get install libreoffice" in failure["reason"]
+
+
+@needs_tesseract
+def test_scans_and_images_are_ocrd_with_their_pages_and_confidence(tmp_path, ingest):
+    folder = tmp_path / "scans"
+    folder.mkdir()
+    docgen.make_image_pdf(folder / "scan.pdf", [["The swing bridge opened to traffic in 1932."],
+                                                ["Engineers replaced its gears in 1987."]])
+    docgen.make_image(folder / "whiteboard.png", ["The warehouse stores 5,600 pallets of coffee."])
+    docgen.make_image(folder / "receipt.jpg", ["Invoice 88314 was paid by the harbour office."])
+    summary, store = ingest(folder)
+    assert summary.failed == [] and summary.ingested == 3
+    text, document = _search(store, "kinds", "gears replaced")[0]
+    assert "1987" in text and document.page_count == 2 and "tesseract" in document.parser
+    with store.session() as session:
+        chunk = session.scalars(select(Chunk).where(Chunk.document_id == document.id)
+                                .where(Chunk.page_end == 2)).first()
+    assert chunk.ocr_confidence and chunk.ocr_confidence > 60
+    assert document.page_stats["2"]["ocr_confidence"] > 60
+    assert "5,600 pallets" in _search(store, "kinds", "warehouse pallets")[0][0]
+    assert "88314" in _search(store, "kinds", "invoice harbour office")[0][0]
+
+
+@needs_tesseract
+def test_a_doubtful_scan_is_flagged_not_silently_kept(tmp_path, ingest):
+    from rag.library import flagged_pages
+
+    folder = tmp_path / "noisy"
+    folder.mkdir()
+    paragraph = "The harbour board met on Tuesday and agreed to dredge the eastern channel before the storms."
+    docgen.make_image_pdf(folder / "faded.pdf", [[paragraph], [paragraph]], noise=[0.0, 0.03])
+    summary, store = ingest(folder)
+    assert summary.failed == []
+    with store.session() as session:
+        document = session.scalars(select(Document)).one()
+    stats = document.page_stats
+    assert stats["1"]["ocr_confidence"] > 90 and stats["2"]["ocr_confidence"] < 75
+    flagged = flagged_pages(stats, make_settings(tmp_path).ingest)
+    assert list(flagged) == ["2"] and flagged["2"].startswith("OCR confidence")
+
+
+def test_json_csv_mail_and_code_are_ingested_as_text(tmp_path, ingest):
+    folder = tmp_path / "mixed"
+    folder.mkdir()
+    (folder / "service.json").write_text(json.dumps(
+        {"service": {"name": "tide-api", "replicas": 3}, "owners": ["Ana Lima", "Bo Chen"],
+         "alerts": [{"channel": "pager", "threshold_ms": 750}]}))
+    (folder / "export.json").write_text("\n".join(json.dumps({"event": e, "user": u}) for e, u in
+                                                  [("login", "marta"), ("upload", "jonas")]))
+    (folder / "levels.csv").write_text("station,level\nCuxhaven,3.1\nHelgoland,2.7,gauge broken,recheck\nBremen\n")
+    docgen.make_eml_with_attachments(folder / "visit.eml", "The inspection is on Thursday at gate 7.",
+                                     [("voicemail.wav", docgen.wav_bytes(), "audio/wav"),
+                                      ("agenda.txt", b"Agenda: inspect crane number 12.", "text/plain")])
+    (folder / "deploy.py").write_text("def deploy(region):\n    \"\"\"Ships the tide service to a region.\"\"\"\n"
+                                      "    return region\n")
+    (folder / "pool.yaml").write_text("database:\n  pool_size: 12\n")
+    summary, store = ingest(folder)
+    assert summary.failed == [] and summary.ingested == 6
+    assert "name: tide-api\nreplicas: 3" in _search(store, "kinds", "replicas")[0][0]
+    assert "1 > threshold_ms: 750" in _search(store, "kinds", "pager threshold_ms")[0][0]
+    assert "jonas" in _search(store, "kinds", "upload jonas")[0][0]
+    assert "gauge broken" in _search(store, "kinds", "Helgoland gauge")[0][0]
+    text, mail = _search(store, "kinds", "crane agenda")[0]
+    assert "crane number 12" in text and any("voicemail.wav" in n and "skipped" in n for n in mail.notes)
+    assert "gate 7" in _search(store, "kinds", "inspection Thursday gate")[0][0]
+    code, document = _search(store, "kinds", "deploy region tide")[0]
+    assert "def deploy(region)" in code and document.filetype == "python"
+    assert _search(store, "kinds", "pool_size")[0][1].filetype == "yaml"
+    again, _ = ingest(folder, code_files=False)
+    assert {f["path"].rsplit("/", 1)[1] for f in again.failed} == {"deploy.py", "pool.yaml"}
+    assert all("RAG_INGEST__CODE_FILES" in f["reason"] for f in again.failed)
