@@ -143,31 +143,11 @@ def docx_bytes(blocks: list[tuple[str, str]]) -> bytes:
     return buffer.getvalue()
 
 
-def text_image(paragraphs: list[str], width: int = 1700, size: int = 34, noise: float = 0.0, seed: int = 0):
-    """A page image of the paragraphs in black on white (reportlab's bundled Vera font), as a scan looks:
-    optionally speckled with noise (the share of pixels flipped)."""
-    import random
-    import textwrap
+def text_image(paragraphs: list[str], **options):
+    """A page image of the paragraphs, as a scan looks (see ingest.bench_ocr.render_page)."""
+    from ingest.bench_ocr import render_page
 
-    import reportlab
-    from PIL import Image, ImageDraw, ImageFont
-
-    font = ImageFont.truetype(str(Path(reportlab.__file__).parent / "fonts" / "Vera.ttf"), size)
-    lines = []
-    for paragraph in paragraphs:
-        lines += textwrap.wrap(paragraph, width=int(width / (size * 0.6))) + [""]
-    height = 120 + len(lines) * int(size * 1.5)
-    image = Image.new("L", (width, height), 255)
-    draw = ImageDraw.Draw(image)
-    for number, line in enumerate(lines):
-        draw.text((80, 60 + number * int(size * 1.5)), line, fill=0, font=font)
-    if noise:
-        rng = random.Random(seed)
-        pixels = image.load()
-        for _ in range(int(width * height * noise)):
-            x, y = rng.randrange(width), rng.randrange(height)
-            pixels[x, y] = 255 - pixels[x, y]
-    return image
+    return render_page(paragraphs, **options)
 
 
 def make_image(path: Path, paragraphs: list[str], **options) -> Path:

@@ -30,6 +30,7 @@ def test_bench_ingest_reports_throughput_and_is_kept_as_a_run(tmp_path):
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)
     assert report["documents_ok"] == report["files"] > 0 and report["chunks_per_s"] > 0
+    assert "ratio_vs_bare_fp32" in report  # null with the fake embedder
     runs = json.loads(rag(["eval", "runs", "--json"], tmp_path / ".rag").stdout)
     assert runs[0]["id"] == report["run"] and runs[0]["kind"] == "bench-ingest"
     assert runs[0]["metrics"]["timings.embed"] >= 0

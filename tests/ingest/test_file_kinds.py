@@ -177,3 +177,19 @@ def test_json_csv_mail_and_code_are_ingested_as_text(tmp_path, ingest):
     again, _ = ingest(folder, code_files=False)
     assert {f["path"].rsplit("/", 1)[1] for f in again.failed} == {"deploy.py", "pool.yaml"}
     assert all("RAG_INGEST__CODE_FILES" in f["reason"] for f in again.failed)
+
+
+@needs_tesseract
+def test_bench_ocr_measures_speed_and_character_error_rate(tmp_path):
+    from tests.ingest.test_cli import rag
+
+    corpus = tmp_path / "corpus.jsonl"
+    corpus.write_text("\n".join(json.dumps({"_id": str(n), "text": text}) for n, text in enumerate([
+        "Tidal gauges along the coast recorded a surge of 1.4 metres during the February storm.",
+        "The survey vessel mapped 312 square kilometres of seabed with a multibeam echo sounder."])))
+    result = rag(["bench", "ocr", "--source", str(corpus), "--pages", "2", "--noise", "0,0.03"], tmp_path / ".rag")
+    assert result.returncode == 0, result.stderr
+    clean, noisy = json.loads(result.stdout)["levels"]
+    assert clean["pages"] == 2 and clean["failed"] == 0 and clean["pages_per_s"] > 0
+    assert clean["cer_mean"] < 0.02 < noisy["cer_mean"]  # clean print reads almost exactly; speckle costs
+    assert clean["confidence_mean"] > noisy["confidence_mean"]
