@@ -100,8 +100,10 @@ def _parse(file: Path, options: dict, workdir: Path, progress, depth: int) -> di
         result = {"elements": code_elements(read_text(file), file.name, language), "filetype": language,
                   "parser": "groundwork-code", "pages": None}
     elif kind in office.MODERN:
+        progress()  # the conversion has its own limit, inside the pool's (which would leave soffice running)
         try:
-            converted = office.convert(file, kind, workdir, options["convert_timeout_s"])
+            converted = office.convert(file, kind, workdir,
+                                       min(options["convert_timeout_s"], 0.9 * options["parse_timeout_s"]))
         except office.ConversionFailed as exc:
             raise Refused(str(exc)) from exc
         result = _unstructured(converted, "." + office.MODERN[kind], options, workdir, progress)

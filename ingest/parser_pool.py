@@ -34,7 +34,8 @@ def parser_options(ingest: IngestSettings) -> dict:
     return {"languages": ingest.languages, "pdf_strategy": ingest.pdf_strategy,
             "max_expand_bytes": ingest.parse_memory_mb * 1024 * 1024, "ocr": ingest.ocr,
             "ocr_languages": ingest.ocr_languages, "ocr_dpi": ingest.ocr_dpi, "min_page_chars": ingest.min_page_chars,
-            "convert_timeout_s": ingest.convert_timeout_s, "code_files": ingest.code_files}
+            "convert_timeout_s": ingest.convert_timeout_s, "parse_timeout_s": ingest.parse_timeout_s,
+            "code_files": ingest.code_files}
 
 
 class _Stopped(Exception):

@@ -5,6 +5,7 @@ found by search."""
 
 import json
 import shutil
+import time
 
 import pytest
 from sqlalchemy import select
@@ -106,6 +107,23 @@ def test_without_libreoffice_legacy_office_is_refused_with_the_command_to_run(tm
     summary, _ = ingest(folder)
     [failure] = summary.failed
     assert "need LibreOffice" in failure["reason"] and "apt-get install libreoffice" in failure["reason"]
+
+
+@needs_soffice
+def test_a_conversion_that_hangs_is_stopped_by_its_own_time_limit(tmp_path, ingest, monkeypatch):
+    folder = tmp_path / "office"
+    folder.mkdir()
+    docgen.make_docx(tmp_path / "memo.docx", [("p", "Anything.")])
+    docgen.convert_with_libreoffice(tmp_path / "memo.docx", folder / "memo.doc")
+    stuck = tmp_path / "bin"
+    stuck.mkdir()
+    (stuck / "soffice").write_text("#!/bin/sh\nsleep 120\n")
+    (stuck / "soffice").chmod(0o755)
+    monkeypatch.setenv("PATH", f"{stuck}:/usr/bin:/bin")
+    started = time.monotonic()
+    summary, _ = ingest(folder, convert_timeout_s=2)
+    [failure] = summary.failed
+    assert "LibreOffice took longer than 2 s" in failure["reason"] and time.monotonic() - started < 60
 
 
 @needs_tesseract
