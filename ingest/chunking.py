@@ -77,7 +77,8 @@ class Chunker:
             if element.get("category") == "Title":
                 depth = max(0, int(element.get("depth") or 0))
                 path = path[:depth] + [element["text"][:200]]
-                state.flush()
+                if not state.only_titles():  # a heading followed at once by a subheading is no chunk alone
+                    state.flush()
             state.add(element, start, list(path))
         state.flush()
         for chunk in state.chunks:
@@ -102,7 +103,7 @@ class _Packer:
         tokens = self.chunker.count_tokens(element["text"])
         end = start + len(element["text"])
         over = self.open and self.tokens + tokens > self.chunker.budget
-        heading = self.tokens if self.open and self._only_titles() else 0
+        heading = self.tokens if self.open and self.only_titles() else 0
         if (tokens > self.chunker.budget or over) and 0 < heading <= self.chunker.budget // 4:
             # A heading is never a chunk of its own (it would match its topic and hold no answer): the passage
             # after it is split into pieces that leave room for it, and it opens the first of them.
@@ -131,7 +132,7 @@ class _Packer:
         self._emit(start, end, self.tokens, self.path, pages)
         self.open, self.tokens = [], 0
 
-    def _only_titles(self) -> bool:
+    def only_titles(self) -> bool:
         return all(e.get("category") == "Title" for e, _, _ in self.open)
 
     def _split(self, start: int, end: int, path: list[str], page: int | None, heading_start: int | None = None,

@@ -10,6 +10,14 @@ from ingest.filetypes import CODE_LANGUAGES, DOCUMENT_TYPES, supported
 
 JUNK_NAMES = {"thumbs.db", "desktop.ini", ".ds_store", "__pycache__", "node_modules"}
 JUNK_SUFFIXES = {".tmp", ".swp", ".part", ".crdownload", ".lock", ".pyc"}
+# What to do with the kinds of files people keep that hold no text we can read.
+HINTS = {
+    **dict.fromkeys((".zip", ".tar", ".gz", ".tgz", ".bz2", ".xz", ".7z", ".rar"),
+                    "an archive: unpack it and ingest the folder"),
+    **dict.fromkeys((".mp3", ".wav", ".m4a", ".ogg", ".flac", ".mp4", ".mov", ".avi", ".mkv", ".webm"),
+                    "audio and video are not transcribed: ingest a transcript instead"),
+    **dict.fromkeys((".exe", ".dll", ".so", ".dylib", ".bin", ".iso", ".dmg"), "a program or disk image, not a document"),
+}
 
 
 @dataclass
@@ -61,6 +69,9 @@ def _consider(path: Path, root: Path, found: Found, seen: set[Path], allowed: se
     suffix = path.suffix.lower()
     if suffix in CODE_LANGUAGES and suffix not in allowed:
         found.refused.append((path, "source code and config files are not ingested (RAG_INGEST__CODE_FILES=false)"))
+        return
+    if suffix in HINTS:
+        found.refused.append((path, f"unsupported file type {suffix}: {HINTS[suffix]}"))
         return
     if suffix not in allowed:
         code = " and source code / config files" if CODE_LANGUAGES.keys() <= allowed else ""

@@ -246,6 +246,10 @@ def _mail(file: Path, kind: str, options: dict, workdir: Path, progress, depth: 
     except Exception as exc:
         raise Refused(f"the parser could not read the mail ({type(exc).__name__}: {exc})") from exc
     elements = [_element(e) for e in raw if (e.text or "").strip()]
+    subject = (getattr(raw[0].metadata, "subject", None) or "").strip() if raw else ""
+    if subject:  # the mail's title, and the heading its attachments' headings sit beside
+        elements.insert(0, {"text": subject, "category": "Title", "page": None, "depth": 0, "html": None,
+                            "filetype": elements[0]["filetype"] if elements else None})
     notes = []
     try:
         found = list(mail.attachments(file, kind))
@@ -272,7 +276,9 @@ def _mail(file: Path, kind: str, options: dict, workdir: Path, progress, depth: 
             continue
         elements.append({"text": f"Attachment: {name}", "category": "Title", "page": None, "depth": 0,
                          "html": None, "filetype": None})
-        elements += [{**e, "page": None} for e in attached["elements"]]  # its pages are not the mail's
+        # Its headings sit under the attachment's; its pages are not the mail's.
+        elements += [{**e, "page": None, "depth": (e["depth"] or 0) + 1 if e["category"] == "Title" else e["depth"]}
+                     for e in attached["elements"]]
         notes += [f"attachment {name!r}: {note}" for note in attached.get("notes", [])]
     if len(found) > mail.MAX_ATTACHMENTS:
         notes.append(f"only the first {mail.MAX_ATTACHMENTS} of {len(found)} attachments were read")

@@ -59,9 +59,8 @@ class _Worker:
             stdout=subprocess.PIPE,
             stderr=log_file,
             env={**os.environ, **WORKER_ENV},
-            text=True,
-            encoding="utf-8",
         )
+        self.buffer = b""  # bytes read past the last complete line
         self.job: tuple[object, Path] | None = None
         self.started = 0.0
         self.last_progress = 0.0  # the time limit counts from the job's start or its latest reported step
@@ -71,8 +70,18 @@ class _Worker:
     def send(self, key: object, path: Path) -> None:
         self.job = (key, path)
         self.started = self.last_progress = time.monotonic()
-        self.process.stdin.write(json.dumps({"path": str(path)}) + "\n")
+        self.process.stdin.write((json.dumps({"path": str(path)}) + "\n").encode("utf-8"))
         self.process.stdin.flush()
+
+    def read_messages(self) -> list[dict] | None:
+        """The complete messages that have arrived; None once the process has closed its pipe (died).
+        Reads the pipe itself, not through a buffered readline: a second line already sitting in a reader's
+        buffer would never wake select() again (a progress message followed at once by the result)."""
+        data = os.read(self.process.stdout.fileno(), 1 << 20)
+        if not data:
+            return None
+        *lines, self.buffer = (self.buffer + data).split(b"\n")
+        return [json.loads(line) for line in lines if line.strip()]
 
     def kill(self) -> None:
         self.process.kill()
@@ -135,17 +144,20 @@ class ParserPool:
                     busy += 1
             for key, _ in selector.select(timeout=0.5):
                 worker = key.data
-                line = worker.process.stdout.readline()
-                if worker.job is None and line:
-                    worker.ready = json.loads(line).get("ready", False)
-                    continue
-                if line and '"progress"' in line[:20]:
-                    worker.last_progress = time.monotonic()
-                    continue
-                busy -= 1 if worker.job else 0
-                self._finish(worker, line, results)
-                if not line:  # the process died
+                messages = worker.read_messages()
+                if messages is None:  # the process died
+                    busy -= 1 if worker.job else 0
+                    self._died(worker, results)
                     self._replace(worker, pool, selector, log_file)
+                    continue
+                for message in messages:
+                    if "ready" in message:
+                        worker.ready = True
+                    elif "progress" in message:
+                        worker.last_progress = time.monotonic()
+                    elif worker.job is not None:
+                        busy -= 1
+                        self._emit(worker, message.get("ok"), message.get("error"), results)
             now = time.monotonic()
             for worker in list(pool):
                 if worker.job and now - worker.last_progress > self.timeout_s:
@@ -156,18 +168,14 @@ class ParserPool:
                 elif not worker.ready and now - worker.spawned > STARTUP_TIMEOUT_S:
                     raise RuntimeError(f"the parser process did not start; see {self.log_path}")
 
-    def _finish(self, worker: _Worker, line: str, results: queue.Queue) -> None:
-        if not line:
-            if worker.job is None:
-                raise RuntimeError(f"the parser process exited at start; see {self.log_path}")
-            code = worker.process.wait()
-            reason = (f"the parser was killed (signal {-code}); the file may need more memory than "
-                      f"{self.memory_mb} MB or it crashed the parser" if code < 0
-                      else f"the parser exited with code {code}")
-            self._emit(worker, None, reason, results)
-            return
-        message = json.loads(line)
-        self._emit(worker, message.get("ok"), message.get("error"), results)
+    def _died(self, worker: _Worker, results: queue.Queue) -> None:
+        if worker.job is None:
+            raise RuntimeError(f"the parser process exited at start; see {self.log_path}")
+        code = worker.process.wait()
+        reason = (f"the parser was killed (signal {-code}); the file may need more memory than "
+                  f"{self.memory_mb} MB or it crashed the parser" if code < 0
+                  else f"the parser exited with code {code}")
+        self._emit(worker, None, reason, results)
 
     def _emit(self, worker: _Worker, result, error, results: queue.Queue) -> None:
         key, path = worker.job

@@ -62,3 +62,13 @@ def test_a_heading_is_never_a_chunk_of_its_own():
         assert "word0." in opening.text or "short passage" in opening.text
         assert all(count(c.text) <= 60 for c in doc.chunks)
         assert all(doc.text[c.char_start:c.char_end] == c.text for c in doc.chunks)
+
+
+def test_a_heading_followed_by_a_subheading_is_not_a_chunk_of_its_own():
+    doc = Chunker(count, chunk_tokens=60, overlap=10).chunk([
+        {"text": "Attachment: memo.docx", "category": "Title", "depth": 0},
+        {"text": "Ferry memo", "category": "Title", "depth": 1},
+        {"text": "The ferry carried 9,300 passengers.", "category": "NarrativeText"},
+    ])
+    [chunk] = doc.chunks
+    assert chunk.text.startswith("Attachment: memo.docx") and "9,300 passengers" in chunk.text

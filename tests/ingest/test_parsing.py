@@ -106,3 +106,22 @@ def test_a_consumer_that_stops_early_leaves_no_parser_running(tmp_path):
     mine = subprocess.run(["pgrep", "-P", str(os.getpid()), "-f", "ingest.parse_worker"],
                           capture_output=True, text=True).stdout.split()
     assert mine == []
+
+
+def test_messages_that_arrive_together_are_all_read():
+    """A progress message and the result written at once must both be read: select() does not wake again for
+    a line already taken into a reader's buffer, and the file would then 'time out' with its result waiting."""
+    import subprocess
+    import sys
+
+    from ingest.parser_pool import _Worker
+
+    worker = object.__new__(_Worker)  # its pipe only, not a parser process
+    worker.buffer = b""
+    worker.process = subprocess.Popen([sys.executable, "-c", "import sys; sys.stdout.write("
+                                       "'{\"progress\": true}\\n{\"ok\": 1}\\n{\"par'); sys.stdout.flush()"],
+                                      stdout=subprocess.PIPE)
+    worker.process.wait()
+    assert worker.read_messages() == [{"progress": True}, {"ok": 1}]
+    assert worker.buffer == b'{"par'
+    worker.process.stdout.close()
