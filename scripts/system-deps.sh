@@ -8,6 +8,10 @@ have_pg() { command -v initdb >/dev/null 2>&1 || ls /usr/lib/postgresql/*/bin/in
 missing=()
 command -v soffice >/dev/null 2>&1 || missing+=(libreoffice-writer-nogui libreoffice-impress-nogui libreoffice-calc-nogui)
 command -v tesseract >/dev/null 2>&1 || missing+=(tesseract-ocr tesseract-ocr-eng)
+# More OCR languages where the settings ask for them (RAG_INGEST__OCR_LANGUAGES='["eng","deu"]'): a package each.
+for lang in $(printf '%s' "${RAG_INGEST__OCR_LANGUAGES:-}" | tr -d '[]" ' | tr ',' ' '); do
+    [ -f "/usr/share/tesseract-ocr/5/tessdata/$lang.traineddata" ] || missing+=("tesseract-ocr-$lang")
+done
 if [ "${1:-}" = "--test" ]; then
     have_pg || missing+=(postgresql)
     command -v chromium >/dev/null 2>&1 || missing+=(chromium)
