@@ -33,6 +33,7 @@ class Citation:
     title: str | None
     page: int | None
     text: str
+    ocr_confidence: float | None = None  # the source was read by OCR: worth checking against the original
 
 
 @dataclass
@@ -85,7 +86,8 @@ class Answerer(Protocol):
 
 
 def citations_for(hits: list[Hit]) -> list[Citation]:
-    return [Citation(i, h.chunk_id, h.source, h.title, h.page_start, h.text) for i, h in enumerate(hits, 1)]
+    return [Citation(i, h.chunk_id, h.source, h.title, h.page_start, h.text, h.ocr_confidence)
+            for i, h in enumerate(hits, 1)]
 
 
 def verify(answer_sentences: list[tuple[str, list[int]]], sources: dict[int, str], judge: Judge,
@@ -203,4 +205,5 @@ def _can_answer(sentence: str, asked: set[str]) -> bool:
 def describe_source(citation: Citation) -> str:
     name = citation.title or Path(citation.document.split("#")[0]).name
     page = f", p. {citation.page}" if citation.page else ""
-    return f"{name}{page} ({Path(citation.document.split('#')[0]).name})"
+    ocr = f", OCR confidence {citation.ocr_confidence:.0f}" if citation.ocr_confidence is not None else ""
+    return f"{name}{page} ({Path(citation.document.split('#')[0]).name}{ocr})"

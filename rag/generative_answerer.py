@@ -20,7 +20,8 @@ import time
 from collections.abc import Callable
 
 from rag.answer_checks import ModelChecks
-from rag.answering import ABSTENTION, Answer, Citation, abstained, apply_mode, rank_sentences, verify
+from rag.answering import (ABSTENTION, Answer, Citation, abstained, apply_mode, citations_for, rank_sentences,
+                           verify)
 from rag.citations import citation_grammar, parse_cited
 from rag.context_packing import Source, pack_sources, select_passages
 from rag.embedder import Embedder
@@ -40,7 +41,9 @@ def build_prompt(question: str, sources: list[Source]) -> Prompt:
 
 def source_citation(source: Source) -> Citation:
     first = source.hits[0]
-    return Citation(source.number, first.chunk_id, first.source, first.title, first.page_start, source.text)
+    scanned = [h.ocr_confidence for h in source.hits if h.ocr_confidence is not None]
+    return Citation(source.number, first.chunk_id, first.source, first.title, first.page_start, source.text,
+                    min(scanned) if scanned else None)
 
 
 class GenerativeAnswerer:
@@ -74,7 +77,7 @@ class GenerativeAnswerer:
         sources = self._sources(question, hits, ranked) if evidence >= self.settings.model_abstain_below else []
         timings["select_s"] = time.perf_counter() - started - timings["retrieve_s"]
         citations = [source_citation(s) for s in sources]
-        closest = [Citation(i, h.chunk_id, h.source, h.title, h.page_start, h.text) for i, h in enumerate(hits, 1)]
+        closest = citations_for(hits)
         if not sources:
             timings["total_s"] = time.perf_counter() - started
             return abstained(question, self.name, timings, closest, evidence)

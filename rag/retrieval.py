@@ -63,6 +63,7 @@ class Hit:
     lexical_rank: int | None = None
     context: str = ""  # the chunk with its neighbours (equal to text when neighbors = 0)
     content_hash: str = field(default="", repr=False)
+    ocr_confidence: float | None = None  # set when the text was read by OCR from a scan or an image
 
 
 class Reranker(Protocol):
@@ -176,7 +177,8 @@ class HybridRetriever:
             Hit(chunk_id=c.id, score=fused[c.id], text=c.text, document_id=d.id, source=d.source, title=d.title,
                 page_start=c.page_start, page_end=c.page_end, section_path=list(c.section_path or []),
                 char_start=c.char_start, char_end=c.char_end, dense_rank=dense_rank.get(c.id),
-                lexical_rank=lexical_rank.get(c.id), context=c.text, content_hash=c.content_hash)
+                lexical_rank=lexical_rank.get(c.id), context=c.text, content_hash=c.content_hash,
+                ocr_confidence=c.ocr_confidence)
             for c, d in rows if not filters or filters.admits(d)
         ]
         hits.sort(key=lambda h: (-h.score, h.chunk_id))

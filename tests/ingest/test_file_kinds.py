@@ -11,7 +11,9 @@ import pytest
 from sqlalchemy import select
 
 from ingest.pipeline import Ingester
+from rag.answering import citations_for, describe_source
 from rag.embedder import FakeEmbedder
+from rag.retrieval import HybridRetriever
 from rag.store import Chunk, Document, Store
 from tests import docgen
 from tests.conftest import make_settings
@@ -54,6 +56,7 @@ def ingest(tmp_path):
         chosen = settings.model_copy(update={"ingest": settings.ingest.model_copy(update=ingest_settings)})
         return Ingester(chosen, store, FakeEmbedder()).run([folder], "kinds"), store
 
+    run.settings = settings
     return run
 
 
@@ -145,6 +148,11 @@ def test_scans_and_images_are_ocrd_with_their_pages_and_confidence(tmp_path, ing
     assert document.page_stats["2"]["ocr_confidence"] > 60
     assert "5,600 pallets" in _search(store, "kinds", "warehouse pallets")[0][0]
     assert "88314" in _search(store, "kinds", "invoice harbour office")[0][0]
+    # An answer's sources say when they were read from a scan, so the reader knows to check the original.
+    retriever = HybridRetriever.open(store, ingest.settings, FakeEmbedder(), "kinds")
+    [first, *_] = citations_for(retriever.retrieve("When were the swing bridge gears replaced?", k=2))
+    assert first.document.endswith("scan.pdf") and first.ocr_confidence > 60
+    assert "OCR confidence" in describe_source(first)
 
 
 @needs_tesseract

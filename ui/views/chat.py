@@ -71,6 +71,8 @@ def highlighted(text: str, evidence: str) -> str:
 def source_card(citation: dict, evidence: str, key: str) -> None:
     name = citation.get("title") or Path(citation["document"].split("#")[0]).name
     page = f", p. {citation['page']}" if citation.get("page") else ""
+    if citation.get("ocr_confidence") is not None:  # read from a scan: the reader should check the original
+        page += f" (OCR, confidence {citation['ocr_confidence']:.0f})"
     with st.expander(f"[{citation['number']}] {name}{page}"):
         st.markdown(highlighted(citation["text"], evidence))
         original = Path(citation["document"].split("#")[0])
