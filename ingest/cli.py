@@ -77,6 +77,11 @@ def _print_summary(console, summary: IngestSummary, dry_run: bool) -> None:
                          ("seconds", f"{summary.seconds:.2f}")):
         table.add_row(label, str(value))
     console.print(table)
+    if summary.noted:
+        notes = Table("file", "note", title="ingested, with notes")
+        for item in summary.noted:
+            notes.add_row(item["path"], "\n".join(item["notes"]))
+        console.print(notes)
     if summary.failed:
         failures = Table("file", "reason", title="[red]not ingested[/]")
         for item in summary.failed:

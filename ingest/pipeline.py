@@ -41,6 +41,7 @@ class IngestSummary:
     ingested: int = 0
     skipped: int = 0
     failed: list[dict] = field(default_factory=list)
+    noted: list[dict] = field(default_factory=list)  # ingested, with notes: {"path", "notes"}
     removed: int = 0
     chunks_added: int = 0
     chunks_removed: int = 0
@@ -186,6 +187,8 @@ class Ingester:
             doc = self.chunker.chunk(outcome.result["elements"])
             doc.page_count = outcome.result.get("pages") or doc.page_count
             timings["chunk"] += time.perf_counter() - t
+            if outcome.result.get("notes"):
+                summary.noted.append({"path": source, "notes": outcome.result["notes"]})
             yield _Pending(source, sha, stat.st_size, stat.st_mtime_ns, outcome.result["filetype"],
                            outcome.result["parser"], doc, previous.id if previous else None,
                            outcome.result.get("notes") or [])

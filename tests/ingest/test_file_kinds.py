@@ -196,6 +196,8 @@ def test_json_csv_mail_and_code_are_ingested_as_text(tmp_path, ingest):
     assert "gauge broken" in _search(store, "kinds", "Helgoland gauge")[0][0]
     text, mail = _search(store, "kinds", "crane agenda")[0]
     assert "crane number 12" in text and any("voicemail.wav" in n and "skipped" in n for n in mail.notes)
+    noted = {item["path"].rsplit("/", 1)[1]: item["notes"] for item in summary.noted}  # told in the summary too
+    assert "voicemail.wav" in noted["visit.eml"][0] and "tolerant CSV reader" in noted["levels.csv"][0]
     assert "gate 7" in _search(store, "kinds", "inspection Thursday gate")[0][0]
     code, document = _search(store, "kinds", "deploy region tide")[0]
     assert "def deploy(region)" in code and document.filetype == "python"
