@@ -100,31 +100,33 @@ def test_legacy_office_and_misnamed_files_are_read_by_their_content(tmp_path, in
     assert "31 rows" in _search(store, "kinds", "HTML rows")[0][0]
 
 
-@needs_soffice
-def test_without_libreoffice_legacy_office_is_refused_with_the_command_to_run(tmp_path, ingest, monkeypatch):
+@pytest.fixture
+def word97_folder(tmp_path):
+    """A folder holding one real .doc (Word 97-2003, made by LibreOffice)."""
     folder = tmp_path / "office"
     folder.mkdir()
     docgen.make_docx(tmp_path / "memo.docx", [("p", "Anything.")])
     docgen.convert_with_libreoffice(tmp_path / "memo.docx", folder / "memo.doc")
+    return folder
+
+
+@needs_soffice
+def test_without_libreoffice_legacy_office_is_refused_with_the_command_to_run(word97_folder, ingest, monkeypatch):
     monkeypatch.setenv("PATH", "/nonexistent")  # the parser processes inherit it: no soffice to find
-    summary, _ = ingest(folder)
+    summary, _ = ingest(word97_folder)
     [failure] = summary.failed
     assert "need LibreOffice" in failure["reason"] and "apt-get install libreoffice" in failure["reason"]
 
 
 @needs_soffice
-def test_a_conversion_that_hangs_is_stopped_by_its_own_time_limit(tmp_path, ingest, monkeypatch):
-    folder = tmp_path / "office"
-    folder.mkdir()
-    docgen.make_docx(tmp_path / "memo.docx", [("p", "Anything.")])
-    docgen.convert_with_libreoffice(tmp_path / "memo.docx", folder / "memo.doc")
+def test_a_conversion_that_hangs_is_stopped_by_its_own_time_limit(tmp_path, word97_folder, ingest, monkeypatch):
     stuck = tmp_path / "bin"
     stuck.mkdir()
     (stuck / "soffice").write_text("#!/bin/sh\nsleep 120\n")
     (stuck / "soffice").chmod(0o755)
     monkeypatch.setenv("PATH", f"{stuck}:/usr/bin:/bin")
     started = time.monotonic()
-    summary, _ = ingest(folder, convert_timeout_s=2)
+    summary, _ = ingest(word97_folder, convert_timeout_s=2)
     [failure] = summary.failed
     assert "LibreOffice took longer than 2 s" in failure["reason"] and time.monotonic() - started < 60
 
