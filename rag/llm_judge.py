@@ -47,12 +47,13 @@ class LlmJudge:
         """A text of several sentences, each scored against the same cut of the source (chosen for the whole
         text), so the source is evaluated once and each further sentence costs only its own tokens. The text
         is as supported as its least supported sentence."""
-        focused, _ = self.focus(text, source)
+        focused, evidence = self.focus(text, source)
         block = sources_block([f"{SOURCE_LABEL}\n{focused}"])
         parts = [text[s:e] for s, e in sentences(text)] or [text]
         scored = [(round(p_yes(self.generator, block, supported_task(part, [1])), 4), part) for part in parts]
         score, weakest = min(scored)
-        evidence = self.focus(weakest, source)[1] if len(parts) > 1 else self.focus(text, source)[1]
+        if len(parts) > 1:  # the evidence shown is the source sentence nearest the weakest one
+            evidence = self.focus(weakest, source)[1]
         start = source.find(evidence) if evidence else -1
         return Verdict(score >= 0.5, score, evidence if start >= 0 else "", max(start, 0),
                        max(start, 0) + len(evidence) if start >= 0 else 0,
