@@ -3,8 +3,10 @@ included), evaluation reports and comparison, the system page. Text from documen
 
 from __future__ import annotations
 
+import shutil
 import time
 
+import pytest
 from streamlit.testing.v1 import AppTest
 
 from rag.answering import ABSTENTION
@@ -74,6 +76,27 @@ def test_uploads_ingest_in_the_background_and_a_broken_file_says_why(ui_env):
     assert any("broken.pdf" in w.value for w in at.warning)
     uploads = ui_env.data_dir / "uploads"
     assert [p.name for p in uploads.rglob("*.txt")] == ["notes.txt"]  # no path escaped the folder
+
+
+@pytest.mark.skipif(shutil.which("tesseract") is None, reason="Tesseract is not installed")
+def test_an_uploaded_scan_is_ocrd_and_its_doubtful_page_is_shown_to_check(ui_env, tmp_path):
+    from tests import docgen
+
+    paragraph = "The harbour board met on Tuesday and agreed to dredge the eastern channel before the storms."
+    scan = docgen.make_image_pdf(tmp_path / "minutes.pdf", [[paragraph], [paragraph]], noise=[0.0, 0.03])
+    at = AppTest.from_file(APP, default_timeout=120).run()
+    at.switch_page("views/documents.py").run()
+    at.get("file_uploader")[0].set_value([("minutes.pdf", scan.read_bytes(), "application/pdf")]).run()
+    at.button[0].click().run()
+    for _ in range(90):
+        time.sleep(1)
+        at.run()
+        if any("ingested" in s.value for s in at.success):
+            break
+    assert any("1 ingested" in s.value for s in at.success), [s.value for s in at.success]
+    table = at.dataframe[0].value
+    row = table[table["document"] == "minutes.pdf"].iloc[0]
+    assert row["pages"] == 2 and row["pages to check"].startswith("p.2 (OCR confidence")
 
 
 def test_evaluation_runs_open_and_compare(ui_env):
