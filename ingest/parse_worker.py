@@ -87,6 +87,7 @@ def _parse(file: Path, options: dict, workdir: Path, progress, depth: int) -> di
     notes = []
     if kind != file.suffix.lower():
         notes.append(f"read as {kind[1:].upper()}: that is what its content is, whatever its name says")
+    name = file.name  # titles keep it when the content is read from a converted copy
     encoding = detect_encoding(head) if sniff(head) == "text" else None
     if encoding not in (None, "utf-8", "ascii"):
         file = _as_utf8(file, kind, encoding, workdir)
@@ -94,10 +95,10 @@ def _parse(file: Path, options: dict, workdir: Path, progress, depth: int) -> di
     if kind in IMAGE_TYPES:
         result = _image(file, options, progress)
     elif kind in JSON_TYPES or kind in JSONL_TYPES:
-        result = _json(file, file.stem)
+        result = _json(file, Path(name).stem)
     elif kind in CODE_LANGUAGES:
         language = CODE_LANGUAGES[kind]
-        result = {"elements": code_elements(read_text(file), file.name, language), "filetype": language,
+        result = {"elements": code_elements(read_text(file), name, language), "filetype": language,
                   "parser": "groundwork-code", "pages": None}
     elif kind in office.MODERN:
         progress()  # the conversion has its own limit, inside the pool's (which would leave soffice running)

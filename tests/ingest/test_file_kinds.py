@@ -37,6 +37,7 @@ def _write_text_kinds(folder):
         "From: a@example.org\nTo: b@example.org\nSubject: Notice\n\nThe quay closes for dredging on Friday.\n"
         .encode("utf-32"))
     (folder / "legacy.txt").write_bytes("Café owners in Zürich paid €4,200 in rent.".encode("cp1252"))
+    (folder / "limits.json").write_bytes(json.dumps({"quota": {"daily_uploads": 40}}).encode("utf-16"))
 
 
 def _search(store, collection, query):
@@ -65,7 +66,7 @@ def test_text_in_utf16_utf32_and_legacy_encodings_is_ingested(tmp_path, ingest):
     folder.mkdir()
     _write_text_kinds(folder)
     summary, store = ingest(folder)
-    assert summary.failed == [] and summary.ingested == 8
+    assert summary.failed == [] and summary.ingested == 9
     for name in ("utf16-b", "utf16-n", "utf32-b", "utf32-n"):
         assert any("412 ships" in text for text, _ in _search(store, "kinds", f"lighthouse{name}"))
     assert "77 trawlers" in _search(store, "kinds", "harbour trawlers")[0][0]
@@ -73,6 +74,8 @@ def test_text_in_utf16_utf32_and_legacy_encodings_is_ingested(tmp_path, ingest):
     assert "dredging" in _search(store, "kinds", "quay dredging")[0][0]
     text, document = _search(store, "kinds", "Zürich rent")[0]
     assert "Café owners in Zürich paid €4,200" in text and "cp1252" in " ".join(document.notes)
+    text, document = _search(store, "kinds", "daily_uploads")[0]
+    assert "daily_uploads: 40" in text and document.title == "limits"  # named after the file, not its copy
 
 
 @needs_soffice
