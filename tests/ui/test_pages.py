@@ -59,19 +59,24 @@ def test_chat_with_a_scripted_model_streams_and_keeps_html_inert(ui_env, monkeyp
     _no_raw_html(at)
 
 
-def test_uploads_ingest_in_the_background_and_a_broken_file_says_why(ui_env):
+def _upload_and_ingest(files: list[tuple[str, bytes, str]], wait_s: int = 60) -> AppTest:
+    """The Documents page with the files uploaded and "Ingest" pressed, once the background ingest reports."""
     at = AppTest.from_file(APP, default_timeout=120).run()
     at.switch_page("views/documents.py").run()
     assert not at.exception
-    uploader = at.get("file_uploader")[0]
-    uploader.set_value([("../../notes.txt", b"The harbour office opens at 07:30 on weekdays.", "text/plain"),
-                        ("broken.pdf", b"%PDF-1.4 this is not really a pdf", "application/pdf")]).run()
+    at.get("file_uploader")[0].set_value(files).run()
     at.button[0].click().run()
-    for _ in range(60):
+    for _ in range(wait_s):
         time.sleep(1)
         at.run()
         if any("ingested" in s.value for s in at.success):
             break
+    return at
+
+
+def test_uploads_ingest_in_the_background_and_a_broken_file_says_why(ui_env):
+    at = _upload_and_ingest([("../../notes.txt", b"The harbour office opens at 07:30 on weekdays.", "text/plain"),
+                             ("broken.pdf", b"%PDF-1.4 this is not really a pdf", "application/pdf")])
     assert any("1 ingested" in s.value for s in at.success), [s.value for s in at.success]
     assert any("broken.pdf" in w.value for w in at.warning)
     uploads = ui_env.data_dir / "uploads"
@@ -84,15 +89,7 @@ def test_an_uploaded_scan_is_ocrd_and_its_doubtful_page_is_shown_to_check(ui_env
 
     paragraph = "The harbour board met on Tuesday and agreed to dredge the eastern channel before the storms."
     scan = docgen.make_image_pdf(tmp_path / "minutes.pdf", [[paragraph], [paragraph]], noise=[0.0, 0.03])
-    at = AppTest.from_file(APP, default_timeout=120).run()
-    at.switch_page("views/documents.py").run()
-    at.get("file_uploader")[0].set_value([("minutes.pdf", scan.read_bytes(), "application/pdf")]).run()
-    at.button[0].click().run()
-    for _ in range(90):
-        time.sleep(1)
-        at.run()
-        if any("ingested" in s.value for s in at.success):
-            break
+    at = _upload_and_ingest([("minutes.pdf", scan.read_bytes(), "application/pdf")], wait_s=90)
     assert any("1 ingested" in s.value for s in at.success), [s.value for s in at.success]
     table = at.dataframe[0].value
     row = table[table["document"] == "minutes.pdf"].iloc[0]
