@@ -16,7 +16,8 @@ HINTS = {
                     "an archive: unpack it and ingest the folder"),
     **dict.fromkeys((".mp3", ".wav", ".m4a", ".ogg", ".flac", ".mp4", ".mov", ".avi", ".mkv", ".webm"),
                     "audio and video are not transcribed: ingest a transcript instead"),
-    **dict.fromkeys((".exe", ".dll", ".so", ".dylib", ".bin", ".iso", ".dmg"), "a program or disk image, not a document"),
+    **dict.fromkeys((".exe", ".dll", ".so", ".dylib", ".bin", ".iso", ".dmg"),
+                    "a program or disk image, not a document"),
 }
 
 

@@ -25,6 +25,8 @@ CODE_LANGUAGES = {
     ".tf": "terraform", ".proto": "protobuf", ".graphql": "graphql", ".css": "css", ".scss": "scss",
     ".vue": "vue", ".mk": "make",
 }
+# Read as text in some encoding (RTF is ASCII markup that declares its own code page).
+TEXT_KINDS = (TEXT_TYPES - {".rtf"}) | JSON_TYPES | JSONL_TYPES | set(CODE_LANGUAGES)
 DOCUMENT_TYPES = TEXT_TYPES | JSON_TYPES | ZIP_TYPES | OLE_TYPES | PDF_TYPES | IMAGE_TYPES | JSONL_TYPES
 
 
@@ -127,7 +129,7 @@ def content_kind(path: Path, head: bytes) -> str:
     if found.endswith(" image"):
         return ext if ext in IMAGE_TYPES and _image_kind(head) else "." + found.split()[0].lower()
     if found == "text":
-        if ext in TEXT_TYPES | JSON_TYPES | JSONL_TYPES or ext in CODE_LANGUAGES:
+        if ext in TEXT_KINDS:
             return ext
         start = head[:2048].decode(detect_encoding(head) or "utf-8", "replace").lstrip().lower()
         return ".html" if start.startswith(("<!doctype html", "<html")) else ".txt"

@@ -6,7 +6,9 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-INSTALL_HINT = "apt-get install tesseract-ocr tesseract-ocr-eng"
+from ingest.elements import element
+from rag import system_packages
+
 
 
 class OcrUnavailable(Exception):
@@ -18,14 +20,13 @@ def check_languages(languages: list[str]) -> str:
     import pytesseract
 
     if shutil.which("tesseract") is None:
-        raise OcrUnavailable(f"OCR needs Tesseract, which is not installed: run `{INSTALL_HINT}` "
+        raise OcrUnavailable(f"OCR needs Tesseract, which is not installed: run `{system_packages.TESSERACT}` "
                              "(or set RAG_INGEST__OCR=false)")
     installed = set(pytesseract.get_languages(config=""))
     missing = [lang for lang in languages if lang not in installed]
     if missing:
-        packages = " ".join(f"tesseract-ocr-{lang}" for lang in missing)
         raise OcrUnavailable(f"the OCR language(s) {', '.join(missing)} are not installed: run "
-                             f"`apt-get install {packages}` or change RAG_INGEST__OCR_LANGUAGES")
+                             f"`{system_packages.ocr_languages(missing)}` or change RAG_INGEST__OCR_LANGUAGES")
     return "+".join(languages)
 
 
@@ -47,8 +48,7 @@ def ocr_image(image, page: int, languages: str) -> list[dict]:
     if not confidences:
         return []
     page_confidence = round(sum(confidences) / len(confidences), 1)
-    return [{"text": " ".join(words), "category": "NarrativeText", "page": page, "depth": None, "html": None,
-             "filetype": None, "ocr": page_confidence} for words in paragraphs.values()]
+    return [element(" ".join(words), page=page, ocr=page_confidence) for words in paragraphs.values()]
 
 
 def ocr_image_file(path: Path, languages: str, progress=lambda: None) -> list[dict]:

@@ -10,8 +10,9 @@ import signal
 import subprocess
 from pathlib import Path
 
+from rag import system_packages
+
 MODERN = {".doc": "docx", ".ppt": "pptx", ".xls": "xlsx"}
-INSTALL_HINT = "apt-get install libreoffice-writer-nogui libreoffice-impress-nogui libreoffice-calc-nogui"
 
 
 class ConversionFailed(Exception):
@@ -27,7 +28,7 @@ def convert(path: Path, ext: str, workdir: Path, timeout_s: float) -> Path:
     binary = soffice()
     if binary is None:
         raise ConversionFailed(f"{ext} files need LibreOffice to be read, and it is not installed: run "
-                               f"`{INSTALL_HINT}`")
+                               f"`{system_packages.LIBREOFFICE}`")
     target = MODERN[ext]
     source = workdir / f"source{ext}"  # the content's own extension, whatever the file is named
     shutil.copyfile(path, source)

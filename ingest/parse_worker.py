@@ -19,9 +19,10 @@ import traceback
 from pathlib import Path
 
 from ingest import mail, ocr, office
+from ingest.elements import element
 from ingest.encodings import SAMPLE_BYTES, detect_encoding, read_text
 from ingest.filetypes import (CODE_LANGUAGES, IMAGE_TYPES, JSON_TYPES, JSONL_TYPES, PDF_TYPES, ZIP_TYPES,
-                              ContentRefused, content_kind, sniff, supported, zip_expansion_problem)
+                              TEXT_KINDS, ContentRefused, content_kind, supported, zip_expansion_problem)
 from ingest.structured import code_elements, json_elements, tolerant_csv_elements
 
 MAX_ATTACHMENT_DEPTH = 2  # a mail attached to a mail is read; one more level is not
@@ -88,7 +89,7 @@ def _parse(file: Path, options: dict, workdir: Path, progress, depth: int) -> di
     if kind != file.suffix.lower():
         notes.append(f"read as {kind[1:].upper()}: that is what its content is, whatever its name says")
     name = file.name  # titles keep it when the content is read from a converted copy
-    encoding = detect_encoding(head) if sniff(head) == "text" else None
+    encoding = detect_encoding(head) if kind in TEXT_KINDS else None
     if encoding not in (None, "utf-8", "ascii"):
         file = _as_utf8(file, kind, encoding, workdir)
         notes.append(f"text encoding {encoding}")
@@ -196,7 +197,7 @@ def _unstructured(file: Path, kind: str, options: dict, workdir: Path, progress)
                      f"{' '.join(str(exc).split())[:200]})")
         elements = tolerant_csv_elements(read_text(file), "\t" if kind == ".tsv" else None)
     else:
-        elements = [_element(e) for e in raw if (e.text or "").strip()]
+        elements = [_from_unstructured(e) for e in raw if (e.text or "").strip()]
     result = {"elements": elements, "filetype": (elements[0]["filetype"] if elements else None) or kind[1:],
               "parser": f"unstructured-{_unstructured_version()}", "pages": pages, "notes": notes}
     if kind in PDF_TYPES:
@@ -204,9 +205,9 @@ def _unstructured(file: Path, kind: str, options: dict, workdir: Path, progress)
     return result
 
 
-def _element(element) -> dict:
-    meta = element.metadata
-    return {"text": element.text.strip(), "category": element.category, "page": meta.page_number,
+def _from_unstructured(found) -> dict:
+    meta = found.metadata
+    return {"text": found.text.strip(), "category": found.category, "page": meta.page_number,
             "depth": meta.category_depth, "html": getattr(meta, "text_as_html", None), "filetype": meta.filetype}
 
 
@@ -246,11 +247,10 @@ def _mail(file: Path, kind: str, options: dict, workdir: Path, progress, depth: 
         raw = partition(filename=str(file), languages=options["languages"], process_attachments=False)
     except Exception as exc:
         raise Refused(f"the parser could not read the mail ({type(exc).__name__}: {exc})") from exc
-    elements = [_element(e) for e in raw if (e.text or "").strip()]
+    elements = [_from_unstructured(e) for e in raw if (e.text or "").strip()]
     subject = (getattr(raw[0].metadata, "subject", None) or "").strip() if raw else ""
     if subject:  # the mail's title, and the heading its attachments' headings sit beside
-        elements.insert(0, {"text": subject, "category": "Title", "page": None, "depth": 0, "html": None,
-                            "filetype": elements[0]["filetype"] if elements else None})
+        elements.insert(0, element(subject, "Title", depth=0))
     notes = []
     try:
         found = list(mail.attachments(file, kind))
@@ -275,8 +275,7 @@ def _mail(file: Path, kind: str, options: dict, workdir: Path, progress, depth: 
         if not attached["elements"]:
             notes.append(f"attachment {name!r} skipped: no extractable text")
             continue
-        elements.append({"text": f"Attachment: {name}", "category": "Title", "page": None, "depth": 0,
-                         "html": None, "filetype": None})
+        elements.append(element(f"Attachment: {name}", "Title", depth=0))
         # Its headings sit under the attachment's; its pages are not the mail's.
         elements += [{**e, "page": None, "depth": (e["depth"] or 0) + 1 if e["category"] == "Title" else e["depth"]}
                      for e in attached["elements"]]

@@ -7,28 +7,26 @@ import csv
 import io
 import json
 
+from ingest.elements import element
+
 ROWS_PER_ELEMENT = 20  # CSV rows kept together so a chunk holds whole rows under their header
 LEAVES_PER_ELEMENT = 40
-
-
-def _element(text: str, category: str = "NarrativeText", depth: int | None = None) -> dict:
-    return {"text": text, "category": category, "page": None, "depth": depth, "html": None, "filetype": None}
 
 
 def json_elements(text: str, title: str) -> list[dict]:
     """Keys and values as "a > b > c: value" lines; each top-level entry (or list item) under its own heading."""
     data = json.loads(text)
     if not isinstance(data, (dict, list)):
-        return [_element(str(data))] if str(data).strip() else []
+        return [element(str(data))] if str(data).strip() else []
     items = data.items() if isinstance(data, dict) else ((f"item {n}", v) for n, v in enumerate(data, start=1))
-    elements = [_element(title, "Title", 0)]
+    elements = [element(title, "Title", depth=0)]
     for key, value in items:
         lines = [f"{' > '.join(path) or key}: {leaf}" for path, leaf in _leaves(value, [])]
         if not lines:
             continue
-        elements.append(_element(str(key), "Title", 1))
+        elements.append(element(str(key), "Title", depth=1))
         for start in range(0, len(lines), LEAVES_PER_ELEMENT):
-            elements.append(_element("\n".join(lines[start:start + LEAVES_PER_ELEMENT])))
+            elements.append(element("\n".join(lines[start:start + LEAVES_PER_ELEMENT])))
     return elements
 
 
@@ -48,13 +46,13 @@ def _leaves(value, path: list[str]):
 
 def code_elements(text: str, title: str, language: str) -> list[dict]:
     """The file's text in blocks separated by blank lines, under its file name as the heading."""
-    elements = [_element(f"{title} ({language})", "Title", 0)]
+    elements = [element(f"{title} ({language})", "Title", depth=0)]
     block: list[str] = []
     for line in text.splitlines() + [""]:
         if line.strip():
             block.append(line.rstrip())
         elif block:
-            elements.append(_element("\n".join(block), "CodeSnippet"))
+            elements.append(element("\n".join(block), "CodeSnippet"))
             block = []
     return elements
 
@@ -76,5 +74,5 @@ def tolerant_csv_elements(text: str, delimiter: str | None = None) -> list[dict]
         for row in body[start:start + ROWS_PER_ELEMENT]:
             names = header + [f"column {n}" for n in range(len(header) + 1, len(row) + 1)]
             lines.append("; ".join(f"{name}: {cell}" for name, cell in zip(names, row) if cell.strip()))
-        elements.append(_element("\n".join(lines), "Table"))
+        elements.append(element("\n".join(lines), "Table"))
     return elements

@@ -13,6 +13,7 @@ import typer
 from rich.table import Table
 from sqlalchemy.engine import make_url
 
+from rag import system_packages
 from rag.cli.context import context
 from rag.distribution import ownership_problems
 from rag.embedder import cpu_has_bf16, resolve_model
@@ -42,19 +43,18 @@ def _faiss() -> dict:
 def _converters(settings) -> dict:
     """The system programs ingestion uses for legacy Office files and OCR, and what to install when missing."""
     soffice = shutil.which("soffice") or shutil.which("libreoffice")
-    found = {"libreoffice": soffice or "missing: .doc/.ppt/.xls are refused; install with `apt-get install "
-             "libreoffice-writer-nogui libreoffice-impress-nogui libreoffice-calc-nogui`"}
+    found = {"libreoffice": soffice or f"missing: .doc/.ppt/.xls are refused; install with "
+             f"`{system_packages.LIBREOFFICE}`"}
     tesseract = shutil.which("tesseract")
     if tesseract is None:
-        found["tesseract"] = ("missing: scans and images are refused; install with "
-                              "`apt-get install tesseract-ocr tesseract-ocr-eng`")
+        found["tesseract"] = f"missing: scans and images are refused; install with `{system_packages.TESSERACT}`"
         return found
     listed = subprocess.run([tesseract, "--list-langs"], capture_output=True, text=True, timeout=30)
     languages = [line.strip() for line in listed.stdout.splitlines()[1:] if line.strip()]
     missing = [lang for lang in settings.ingest.ocr_languages if lang not in languages]
     found["tesseract"] = f"{tesseract}, languages {', '.join(languages)}" + (
-        f"; missing OCR language(s) {', '.join(missing)}: `apt-get install "
-        + " ".join(f"tesseract-ocr-{lang}" for lang in missing) + "`" if missing else "")
+        f"; missing OCR language(s) {', '.join(missing)}: `{system_packages.ocr_languages(missing)}`"
+        if missing else "")
     return found
 
 
