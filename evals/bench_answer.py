@@ -91,11 +91,9 @@ def bench_answer(
     from evals.bench_generation import bench_decoders
     from evals.squad import load_squad, write_squad_as_beir
     from evals.squad_eval import spread
-    from ingest.pipeline import Ingester
     from rag.answerers import build_answerer
     from rag.model_catalog import find
     from rag.model_install import installed
-    from rag.retrieval import HybridRetriever
 
     app = context(ctx)
     started = time.perf_counter()
@@ -106,8 +104,8 @@ def bench_answer(
         sets["squad"] = ([folder / "corpus.jsonl"], f"beir-{folder.name}", picked)
     retrievers = {}
     for name, (paths, collection, _) in sets.items():
-        Ingester(app.settings, app.store, app.embedder).run(paths, collection)
-        retrievers[name] = HybridRetriever.open(app.store, app.settings, app.embedder, collection)
+        app.ingest(paths, collection)
+        retrievers[name] = app.retriever(collection)
     result: dict = {"benchmark": "answer", "machine": _machine(), "models": {}}
     for name in models:
         model = find(name)

@@ -23,6 +23,7 @@ from rag.collection_index import CollectionIndex
 from rag.index import FaissIndex, choose_factory
 from rag.retrieval import HybridRetriever
 from rag.store import Chunk, Collection, Document, Store
+from rag.workspace import Workspace
 
 
 def register(app: typer.Typer) -> None:  # the `bench` group belongs to ingest.bench
@@ -136,14 +137,12 @@ SAMPLE_QUESTIONS = ["How many days of paid annual leave do employees get?",
 
 def _answer_latency(app, settings, folder: Path) -> dict:
     """Question to finished answer with the extractive answerer on the given documents (sample questions)."""
-    from ingest.pipeline import Ingester
     from rag.answering import ExtractiveAnswerer
     from rag.judge import EvidenceAlignmentJudge
 
-    store = Store.open(settings.resolved_database_url)
-    Ingester(settings, store, app.embedder).run([folder], "answers")
-    retriever = HybridRetriever.open(store, settings, app.embedder, "answers")
-    answerer = ExtractiveAnswerer(retriever, app.embedder, EvidenceAlignmentJudge(app.embedder), settings.answer)
+    workspace = Workspace(settings, embedder=app.embedder)
+    workspace.ingest([folder], "answers")
+    answerer = ExtractiveAnswerer(workspace.retriever("answers"), app.embedder, EvidenceAlignmentJudge(app.embedder), settings.answer)
     return {"documents": str(folder), **_time(answerer.answer, SAMPLE_QUESTIONS * 5)}
 
 

@@ -13,7 +13,6 @@ from evals.retrieval_eval import evaluate_retrieval
 from evals.squad import load_squad, write_squad_as_beir
 from evals.squad_eval import evaluate_squad, spread
 from rag.cli.context import context
-from rag.retrieval import HybridRetriever
 
 eval_app = typer.Typer(no_args_is_help=True, help="Measure retrieval, answers and faithfulness.")
 
@@ -65,8 +64,6 @@ def retrieval(
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
     """nDCG@10, recall@10/100, MAP, MRR of each method; the corpus is ingested into `beir-NAME` if needed."""
-    from ingest.pipeline import Ingester
-
     app = context(ctx)
     started = time.perf_counter()
     if folder.is_file() and folder.suffix == ".json":
@@ -75,8 +72,8 @@ def retrieval(
     if limit:
         dataset.queries = dict(list(dataset.queries.items())[:limit])
     collection = f"beir-{dataset.name}"
-    summary = Ingester(app.settings, app.store, app.embedder).run([dataset.corpus], collection)
-    retriever = HybridRetriever.open(app.store, app.settings, app.embedder, collection)
+    summary = app.ingest([dataset.corpus], collection)
+    retriever = app.retriever(collection)
     items: list[dict] = []
     results = {m: evaluate_retrieval(retriever, dataset, m, items) for m in method}
     seconds = time.perf_counter() - started
@@ -107,17 +104,14 @@ def squad(
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
     """The answerer end to end on SQuAD: EM, F1, contains-gold; v2.0 also HasAns/NoAns and abstention."""
-    from ingest.pipeline import Ingester
-    from rag.answerers import build_answerer
     from rag.judge import EvidenceAlignmentJudge
 
     app = context(ctx)
     started = time.perf_counter()
     folder = write_squad_as_beir(path, app.settings.data_dir / "datasets")
     collection = f"beir-{folder.name}"
-    Ingester(app.settings, app.store, app.embedder).run([folder / "corpus.jsonl"], collection)
-    retriever = HybridRetriever.open(app.store, app.settings, app.embedder, collection)
-    answerer = build_answerer(app.settings, retriever, app.embedder)
+    app.ingest([folder / "corpus.jsonl"], collection)
+    answerer = app.answerer(collection)
     items: list[dict] = []
     questions = load_squad(path).questions
     if skip_trained:

@@ -27,10 +27,7 @@ def answers_command(
 
     from evals.answers_eval import evaluate_answers, load_questions
     from evals.squad_eval import spread
-    from ingest.pipeline import Ingester
-    from rag.answerers import build_answerer
     from rag.judge import EvidenceAlignmentJudge
-    from rag.retrieval import HybridRetriever
 
     app = context(ctx)
     started = time.perf_counter()
@@ -42,9 +39,8 @@ def answers_command(
         collection, corpus = f"beir-{folder.name}", folder / "corpus.jsonl"
     collection = collection or app.settings.default_collection
     if corpus is not None:
-        Ingester(app.settings, app.store, app.embedder).run([corpus], collection)
-    retriever = HybridRetriever.open(app.store, app.settings, app.embedder, collection)
-    answerer = build_answerer(app.settings, retriever, app.embedder)
+        app.ingest([corpus], collection)
+    answerer = app.answerer(collection)
     judge = EvidenceAlignmentJudge(app.embedder)
     with Progress(console=app.console, transient=True, disable=as_json) as progress:
         task = progress.add_task(f"answering {dataset.name}", total=len(questions))

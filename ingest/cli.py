@@ -10,7 +10,7 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from ingest.pipeline import Ingester, IngestSummary
+from ingest.pipeline import IngestSummary
 from rag.cli.context import context
 
 
@@ -31,8 +31,7 @@ def ingest(
     app = context(ctx)
     name = collection or app.settings.default_collection
     if as_json or dry_run:
-        summary = Ingester(app.settings, app.store, app.embedder).run(
-            paths, name, sync=sync, dry_run=dry_run, workers=workers or None)
+        summary = app.ingest(paths, name, sync=sync, dry_run=dry_run, workers=workers or None)
     else:
         summary = _run_with_progress(app, paths, name, sync, workers)
     if as_json:
@@ -59,8 +58,7 @@ def _run_with_progress(app, paths, name, sync, workers) -> IngestSummary:
             rate = state["chunks"] / max(time.perf_counter() - started, 1e-6)
             bar.update(task, advance=data["documents"], chunks=state["chunks"], rate=rate)
 
-        return Ingester(app.settings, app.store, app.embedder, on_progress).run(
-            paths, name, sync=sync, workers=workers or None)
+        return app.ingest(paths, name, on_progress, sync=sync, workers=workers or None)
 
 
 def _print_summary(console, summary: IngestSummary, dry_run: bool) -> None:

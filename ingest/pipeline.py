@@ -347,3 +347,10 @@ def _ocr_confidence(spec, page_stats: dict) -> float | None:
 def _under(source: str, roots: list[Path]) -> bool:
     path = Path(source)
     return any(path == root or path.is_relative_to(root) for root in roots)
+
+
+def ingest_paths(workspace, paths: list[Path], collection: str, progress: Progress | None = None,
+                 **options) -> IngestSummary:
+    """`Workspace.ingest` (entry point `groundwork.ingest`): the files ingested with the workspace's resources."""
+    return Ingester(workspace.settings, workspace.store, workspace.embedder, progress).run(paths, collection,
+                                                                                         **options)

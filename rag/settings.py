@@ -140,6 +140,18 @@ class UiSettings(BaseModel):
     upload_max_mb: float = Field(50.0, gt=0, description="Largest file the Documents page accepts.")
 
 
+class ApiSettings(BaseModel):
+    address: str = Field("127.0.0.1", description="Where `rag serve` listens (127.0.0.1: this machine only).")
+    port: int = Field(8800, ge=1, le=65535)
+    queue_size: int = Field(8, ge=0, description="Answer requests that may wait for the model; beyond them the "
+                            "server answers 429 with Retry-After.")
+    max_request_kb: int = Field(256, ge=1, description="Largest JSON request body (413 beyond).")
+    upload_max_mb: float = Field(50.0, gt=0, description="Largest document upload request (413 beyond).")
+    max_embedding_inputs: int = Field(256, ge=1, description="Texts per /v1/embeddings request.")
+    cors_origins: list[str] = Field(default_factory=list, description="Browser origins allowed to call the API "
+                                    "(CORS); empty: CORS off.")
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="RAG_",
@@ -163,6 +175,7 @@ class Settings(BaseSettings):
     answer: AnswerSettings = AnswerSettings()
     generator: GeneratorSettings = GeneratorSettings()
     ui: UiSettings = UiSettings()
+    api: ApiSettings = ApiSettings()
 
     @field_validator("models_dir")
     @classmethod

@@ -26,13 +26,14 @@ def _root(ctx: typer.Context) -> None:
 
 
 def _register_builtin() -> None:
-    from rag.cli import ask, doctor, index_commands, library, models_commands, ui_command
+    from rag.cli import ask, doctor, index_commands, library, models_commands, serve_commands, ui_command
 
     ask.register(app)
     doctor.register(app)
     index_commands.register(app)
     library.register(app)
     models_commands.register(app)
+    serve_commands.register(app)
     ui_command.register(app)
 
 

@@ -7,13 +7,11 @@ import json
 import typer
 from rich.markup import escape
 
-from rag.answerers import build_answerer, describe
+from rag.answerers import describe
 from rag.answering import describe_source
 from rag.cli.context import context
-from rag.conversation import (last_standalone, record_turn, rewrite_with_model, standalone_question,
-                              start_session)
-from rag.generative_answerer import GenerativeAnswerer
-from rag.retrieval import HybridRetriever
+from rag.errors import ConfigError
+from rag.workspace import answer_with
 
 
 def register(app: typer.Typer) -> None:
@@ -22,29 +20,33 @@ def register(app: typer.Typer) -> None:
 
 
 def _answerer(app, collection: str | None, mode: str | None):
-    settings = app.settings.answer if mode is None else app.settings.answer.model_copy(update={"mode": mode})
-    if settings.mode not in ("flag", "strip", "abstain"):
-        raise typer.BadParameter("use flag, strip or abstain", param_hint="--mode")
-    retriever = HybridRetriever.open(app.store, app.settings, app.embedder,
-                                     collection or app.settings.default_collection)
-    return build_answerer(app.settings, retriever, app.embedder, settings)
+    try:
+        return app.answerer(collection, mode=mode)
+    except ConfigError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--mode") from exc
+
+
+class _Streamed:
+    """Writes a generated answer to the console as it comes (the verified version follows)."""
+
+    def __init__(self, console):
+        self.console, self.written = console, False
+
+    def __call__(self, piece: str) -> None:
+        self.written = True
+        self.console.out(piece, end="", highlight=False)
+
+    def end(self) -> bool:
+        if self.written:  # a question declined before the model was asked streams nothing
+            self.console.out("")
+        return self.written
 
 
 def _answer(answerer, console, question: str, k: int | None = None, stream: bool = True):
-    """Streams a generated answer as it is written (the verified version follows); extractive answers are
-    composed at once."""
-    if not (stream and isinstance(answerer, GenerativeAnswerer)):
-        return answerer.answer(question, k=k), False
-    written = []
-
-    def show(piece: str) -> None:
-        written.append(piece)
-        console.out(piece, end="", highlight=False)
-
-    answer = answerer.answer(question, k=k, on_text=show)
-    if written:  # a question declined before the model was asked streams nothing
-        console.out("")
-    return answer, bool(written)
+    """Streams a generated answer as it is written; extractive answers are composed at once."""
+    streamed = _Streamed(console) if stream and getattr(answerer, "generator", None) is not None else None
+    answer = answer_with(answerer, question, k, streamed)
+    return answer, streamed.end() if streamed else False
 
 
 def ask(
@@ -93,15 +95,11 @@ def chat(
             continue
         if not question:
             continue
-        if session_id is None:
-            session_id = start_session(app.store, answerer.retriever.collection.id, question)
-        previous = last_standalone(app.store, session_id)
-        standalone = (rewrite_with_model(answerer.generator, question, previous)
-                      if isinstance(answerer, GenerativeAnswerer) else standalone_question(question, previous))
-        if standalone != question:
-            console.print(f"[dim](searching for: {standalone})[/]", highlight=False)
-        answer, streamed = _answer(answerer, console, standalone)
-        record_turn(app.store, session_id, question, standalone, answer)
+        streamed = _Streamed(console) if getattr(answerer, "generator", None) is not None else None
+        turn = app.chat_turn(question, collection, session_id, mode=mode, on_text=streamed, on_standalone=lambda q:
+                             console.print(f"[dim](searching for: {escape(q)})[/]", highlight=False))
+        session_id = turn.session_id
+        answer, streamed = turn.answer, streamed.end() if streamed else False
         print_answer(console, answer, streamed)
         console.print()
 

@@ -7,11 +7,9 @@ from pathlib import Path
 
 import typer
 from rich.table import Table
-from sqlalchemy import func, select
 
 from rag.cli.context import context
 from rag.library import delete_collection, delete_documents, find_documents, flagged_pages
-from rag.store import Chunk, Collection, Document
 
 docs_app = typer.Typer(no_args_is_help=True, help="The documents of a collection.")
 collections_app = typer.Typer(no_args_is_help=True, help="Collections of documents.")
@@ -31,16 +29,12 @@ def docs_list(ctx: typer.Context, collection: str = _collection_option(),
               as_json: bool = typer.Option(False, "--json")):
     """Every document with its status, type, pages, chunks and error."""
     app = context(ctx)
-    with app.store.session() as session:
-        coll = app.store.collection(session, collection or app.settings.default_collection)
-        records = app.store.document_listing(session, coll.id)
-    for record in records:
-        record["flagged_pages"] = flagged_pages(record.pop("page_stats"), app.settings.ingest)
+    records = app.documents(collection)
     if as_json:
         print(json.dumps(records, indent=2))
         return
     table = Table("id", "source", "status", "type", "pages", "chunks", "flagged pages", "error",
-                  title=f"collection {coll.name}")
+                  title=f"collection {app.collection_name(collection)}")
     table.columns[1].overflow = "fold"
     for r in records:
         status = "[green]ingested[/]" if r["status"] == "ingested" and not r["error"] else f"[red]{r['status']}[/]"
@@ -76,7 +70,7 @@ def docs_show(ctx: typer.Context, document: str = typer.Argument(..., help="Docu
             app.console.print(f"  note: {note}", highlight=False, markup=False)
         _page_quality(app, doc.page_stats)
         with app.store.session() as session:
-            rows = list(session.scalars(select(Chunk).where(Chunk.document_id == doc.id).order_by(Chunk.ordinal)))
+            rows = app.store.document_chunks(session, doc.id)
         app.console.print(f"  chunks: {len(rows)}")
         for c in rows if chunks else []:
             where = f"p.{c.page_start}" if c.page_start else ""
@@ -121,12 +115,7 @@ def docs_rm(ctx: typer.Context, document: str = typer.Argument(..., help="Docume
 def collections_list(ctx: typer.Context, as_json: bool = typer.Option(False, "--json")):
     """Collections with their document and chunk counts and embedding model."""
     app = context(ctx)
-    with app.store.session() as session:
-        rows = []
-        for coll in session.scalars(select(Collection).order_by(Collection.name)):
-            docs = session.scalar(select(func.count(Document.id)).where(Document.collection_id == coll.id))
-            rows.append({"name": coll.name, "documents": docs, "chunks": app.store.count_chunks(session, coll.id),
-                         "model": coll.embedding_model})
+    rows = [c.to_json() for c in app.collections()]
     if as_json:
         print(json.dumps(rows, indent=2))
         return

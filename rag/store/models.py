@@ -178,3 +178,18 @@ class EvalRun(Base):
     items: Mapped[list | None] = mapped_column(JSON)  # per question / pair rows for reports and comparisons
     seconds: Mapped[float] = mapped_column(Float, default=0.0)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class ApiKey(Base):
+    """A key for the HTTP API. Only the SHA-256 of the secret is stored; `prefix` finds the row."""
+
+    __tablename__ = "api_keys"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    prefix: Mapped[str] = mapped_column(String(32), unique=True)
+    secret_sha256: Mapped[str] = mapped_column(String(64))
+    scope: Mapped[str] = mapped_column(String(10))  # read | write | admin
+    collections: Mapped[list | None] = mapped_column(JSON)  # names it may touch; None: all
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    last_used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

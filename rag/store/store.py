@@ -10,13 +10,13 @@ from pathlib import Path
 import numpy as np
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import create_engine, delete, event, func, select, text
+from sqlalchemy import create_engine, delete, event, func, select, text, update
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from rag.errors import StoreError
-from rag.store.models import Chunk, Collection, Document, Embedding, IndexGeneration
+from rag.store.models import ApiKey, Chunk, Collection, Document, Embedding, EvalRun, IndexGeneration, utcnow
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 SQLITE_BUSY_TIMEOUT_MS = 30_000
@@ -231,6 +231,9 @@ class Store:
             session.execute(delete(Chunk).where(Chunk.document_id == document_id))
         return ids
 
+    def document_chunks(self, session: Session, document_id: int) -> list[Chunk]:
+        return list(session.scalars(select(Chunk).where(Chunk.document_id == document_id).order_by(Chunk.ordinal)))
+
     def document_listing(self, session: Session, collection_id: int) -> list[dict]:
         """One row per document with what a listing shows (never the text), chunks counted in a subquery:
         joining chunks and grouping would make the database carry each document's columns once per chunk."""
@@ -249,3 +252,48 @@ class Store:
             .join(Document, Document.id == Chunk.document_id)
             .where(Document.collection_id == collection_id)
         ) or 0
+
+    def collection_names(self, session: Session) -> list[str]:
+        return list(session.scalars(select(Collection.name).order_by(Collection.name)))
+
+    def collection_listing(self, session: Session) -> list[dict]:
+        """Every collection with its document and chunk counts and embedding model."""
+        documents = (select(func.count(Document.id)).where(Document.collection_id == Collection.id)
+                     .correlate(Collection).scalar_subquery())
+        rows = session.execute(select(Collection.id, Collection.name, Collection.embedding_model.label("model"),
+                                      documents.label("documents")).order_by(Collection.name))
+        return [{"id": r.id, "name": r.name, "documents": r.documents,
+                 "chunks": self.count_chunks(session, r.id), "model": r.model} for r in rows]
+
+    def run_summaries(self, session: Session, limit: int = 100) -> list[dict]:
+        """The newest evaluation runs without their per-item rows (those can be large)."""
+        rows = session.execute(select(EvalRun.id, EvalRun.kind, EvalRun.dataset, EvalRun.collection,
+                                      EvalRun.metrics, EvalRun.seconds, EvalRun.created_at)
+                               .order_by(EvalRun.id.desc()).limit(limit))
+        return [dict(row._mapping) for row in rows]
+
+    # -- API keys ------------------------------------------------------------------------------
+    def add_api_key(self, session: Session, **fields) -> ApiKey:
+        key = ApiKey(**fields)
+        session.add(key)
+        session.flush()
+        return key
+
+    def api_key_by_prefix(self, session: Session, prefix: str) -> ApiKey | None:
+        return session.scalar(select(ApiKey).where(ApiKey.prefix == prefix, ApiKey.revoked_at.is_(None)))
+
+    def touch_api_key(self, session: Session, key_id: int) -> None:
+        session.execute(update(ApiKey).where(ApiKey.id == key_id).values(last_used_at=utcnow()))
+
+    def api_keys(self, session: Session) -> list[ApiKey]:
+        return list(session.scalars(select(ApiKey).order_by(ApiKey.id)))
+
+    def revoke_api_key(self, session: Session, key: str) -> int:
+        """Revokes the key with this id, prefix or name; how many were revoked."""
+        condition = (ApiKey.prefix == key) | (ApiKey.name == key)
+        if key.isdigit():
+            condition |= ApiKey.id == int(key)
+        found = list(session.scalars(select(ApiKey).where(condition, ApiKey.revoked_at.is_(None))))
+        for row in found:
+            row.revoked_at = utcnow()
+        return len(found)

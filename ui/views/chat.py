@@ -9,11 +9,8 @@ from pathlib import Path
 import streamlit as st
 
 import common
-from rag.answerers import build_answerer, describe
-from rag.conversation import (delete_session, last_standalone, list_sessions, record_feedback, record_turn,
-                              rename_session, rewrite_with_model, session_messages, standalone_question,
-                              start_session)
-from rag.generative_answerer import GenerativeAnswerer
+from rag.answerers import describe
+from rag.conversation import delete_session, list_sessions, rename_session, session_messages
 from rag.models import active_model
 
 
@@ -113,16 +110,16 @@ def feedback(message_id: int) -> None:
     value = st.feedback("thumbs", key=f"feedback-{message_id}")
     if value is not None:
         comment = st.text_input("Comment (optional)", key=f"comment-{message_id}")
-        record_feedback(common.store(), message_id, helpful=value == 1, comment=comment)
+        common.workspace().feedback(message_id, helpful=value == 1, comment=comment)
 
 
-def streamed(answerer, question: str, k: int, result: dict):
-    """Pieces of a generated answer as they come; the answer (or the error) lands in `result` at the end."""
+def streamed(turn, result: dict):
+    """Pieces of a generated answer as they come; the chat turn (or the error) lands in `result` at the end."""
     pieces: queue.Queue = queue.Queue()
 
     def work():
         try:
-            result["answer"] = answerer.answer(question, k=k, on_text=pieces.put)
+            result["turn"] = turn(pieces.put)
         except Exception as exc:  # noqa: BLE001 - shown to the user below
             result["error"] = exc
         pieces.put(None)
@@ -133,35 +130,30 @@ def streamed(answerer, question: str, k: int, result: dict):
 
 
 def ask(coll, k: int, mode: str, model, question: str) -> None:
-    settings = common.settings()
-    answer_settings = settings.answer.model_copy(update={"mode": mode})
-    retriever = common.retriever(coll.name, common.index_generation(coll.id))
+    workspace = common.workspace()
     generator = common.generator(str(model.path), model.sha256) if model else None
-    if model is None:  # the extractive answerer was chosen
-        settings = settings.model_copy(update={"generator": settings.generator.model_copy(
-            update={"model": "extractive"})})
-    answerer = build_answerer(settings, retriever, common.embedder(), answer_settings, generator)
-    chat_id = st.session_state.get("chat_id") or start_session(common.store(), coll.id, question)
-    st.session_state.chat_id = chat_id
-    previous = last_standalone(common.store(), chat_id)
+    answerer = workspace.answerer(coll.name, mode=mode, extractive=model is None, generator=generator)
+
+    def turn(on_text=None):
+        return workspace.chat_turn(question, coll.name, st.session_state.get("chat_id"), k=k, mode=mode,
+                                   extractive=model is None, generator=generator, on_text=on_text)
+
     with st.chat_message("user"):
         st.markdown(common.inert(question))
     with st.chat_message("assistant"):
         st.caption(describe(answerer))
-        if isinstance(answerer, GenerativeAnswerer):
-            standalone = rewrite_with_model(answerer.generator, question, previous)
+        if generator is not None:
             result: dict = {}
             with st.empty():
-                st.write_stream(streamed(answerer, standalone, k, result))
+                st.write_stream(streamed(turn, result))
             if "error" in result:
                 st.error(str(result["error"]))
                 return
-            answer = result["answer"]
+            chat = result["turn"]
         else:
-            standalone = standalone_question(question, previous)
             with st.spinner("Searching your documents..."):
-                answer = answerer.answer(standalone, k=k)
-    record_turn(common.store(), chat_id, question, standalone, answer)
+                chat = turn()
+    st.session_state.chat_id = chat.session_id
     st.rerun()
 
 

@@ -8,7 +8,6 @@ from pathlib import Path
 import streamlit as st
 
 import common
-from rag.library import flagged_pages
 
 
 @st.cache_resource
@@ -18,14 +17,12 @@ def jobs() -> dict:
 
 
 def ingest_in_background(paths: list[Path], collection: str) -> None:
-    from ingest.pipeline import Ingester
-
     job = {"files": [p.name for p in paths], "collection": collection, "state": "running"}
     jobs()[len(jobs()) + 1] = job
 
     def work():
         try:
-            job["summary"] = Ingester(common.settings(), common.store(), common.embedder()).run(paths, collection)
+            job["summary"] = common.workspace().ingest(paths, collection)
             job["state"] = "done"
         except Exception as exc:  # noqa: BLE001 - the reason is shown on the page
             job["state"], job["error"] = "failed", str(exc)
@@ -53,7 +50,6 @@ def upload(collection: str) -> None:
     limit = common.settings().ui.upload_max_mb
     files = st.file_uploader(f"Add documents (up to {limit:g} MB each)", accept_multiple_files=True)
     if files and st.button("Ingest", type="primary"):
-        folder = common.settings().data_dir / "uploads"
         saved = []
         for file in files:
             data = file.getvalue()
@@ -61,7 +57,7 @@ def upload(collection: str) -> None:
                 st.error(f"{file.name}: {len(data) / 1e6:.1f} MB is over the {limit:g} MB upload limit "
                          "(RAG_UI__UPLOAD_MAX_MB).")
                 continue
-            saved.append(common.save_upload(file.name, data, folder))
+            saved.append(common.workspace().save_upload(file.name, data))
         if saved:
             ingest_in_background(saved, collection)
 
@@ -71,12 +67,10 @@ def documents_table(collection: str) -> None:
     if coll is None:
         st.caption("Nothing ingested into this collection yet.")
         return
-    with common.store().session() as session:
-        rows = common.store().document_listing(session, coll.id)
-    ingest = common.settings().ingest
+    rows = common.workspace().documents(collection)
     table = [{"id": r["id"], "document": Path(r["source"].split("#")[0]).name, "title": r["title"] or "",
               "status": r["status"], "pages": r["pages"], "chunks": r["chunks"],
-              "pages to check": _flagged(flagged_pages(r["page_stats"], ingest)), "error": r["error"] or "",
+              "pages to check": _flagged(r["flagged_pages"]), "error": r["error"] or "",
               "notes": "; ".join(r["notes"] or [])}
              for r in rows]
     st.dataframe(table, hide_index=True, use_container_width=True)
@@ -84,9 +78,7 @@ def documents_table(collection: str) -> None:
     ids = [int(c.split(":")[0]) for c in chosen]
     left, right = st.columns(2)
     if left.button("Delete selected", disabled=not ids):
-        from rag.library import delete_documents
-
-        removed = delete_documents(common.store(), common.settings(), coll, ids)
+        removed = common.workspace().delete_documents(collection, ids)
         st.success(f"Deleted {len(ids)} document(s), {removed} chunks.")
         st.rerun()
     if right.button("Re-ingest selected", disabled=not ids):

@@ -1,0 +1,157 @@
+"""`rag bench serve`: the HTTP API under load on loopback (JSON).
+
+A server in this process over the workspace; the sample corpus ingested first; then, while an upload of
+`--ingest-files` documents is ingested in the background, `--clients` concurrent clients send `--retrievals`
+retrieval requests, `--embeddings` embedding requests and `--answers` chat completions (the active answerer,
+or `--answerer extractive`). A client told 429 waits the Retry-After it was given and tries again (at most 5
+times), as the documented contract says. Reports p50/p95 per endpoint, status counts, the model queue's wait,
+and the slowest retrieval while the ingest was writing.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import statistics
+import threading
+import time
+from pathlib import Path
+
+import typer
+
+from evals.bench_query import SAMPLE_QUESTIONS, _machine, _record
+from ingest.bench import bench_app
+from rag.cli.context import context
+
+
+def register(app: typer.Typer) -> None:  # the `bench` group belongs to ingest.bench
+    bench_app.command("serve")(bench_serve)
+
+
+def _summary(seconds: list[float]) -> dict:
+    if not seconds:
+        return {"requests": 0}
+    ordered = sorted(seconds)
+    return {"requests": len(ordered), "p50_s": round(statistics.median(ordered), 3),
+            "p95_s": round(ordered[min(int(len(ordered) * 0.95), len(ordered) - 1)], 3),
+            "max_s": round(ordered[-1], 3)}
+
+
+def _documents(corpus: Path, count: int) -> list[tuple[str, bytes]]:
+    """`count` documents from a BEIR corpus.jsonl (one text file each), else made from the sample questions."""
+    files = []
+    if corpus.is_file():
+        with corpus.open(encoding="utf-8") as lines:
+            for line in lines:
+                record = json.loads(line)
+                files.append((f"doc-{record['_id']}.txt", f"{record.get('title', '')}\n\n{record['text']}".encode()))
+                if len(files) == count:
+                    break
+    return files
+
+
+def bench_serve(
+    ctx: typer.Context,
+    clients: int = typer.Option(32, help="Concurrent clients."),
+    retrievals: int = typer.Option(320, help="POST /v1/retrieve requests in all."),
+    embeddings: int = typer.Option(64, help="POST /v1/embeddings requests in all."),
+    answers: int = typer.Option(24, help="POST /v1/chat/completions requests in all."),
+    answerer: str = typer.Option("model", help="model (the active answerer) | extractive"),
+    ingest_files: int = typer.Option(200, help="Documents uploaded and ingested while the load runs."),
+    corpus: Path = typer.Option(Path("../shared/data/retrieval/scifact/corpus.jsonl"),
+                                help="Where the uploaded documents come from (BEIR corpus.jsonl)."),
+    sample: Path = typer.Option(Path("data/sample"), help="The documents the questions are about."),
+) -> None:
+    """Latency per endpoint, 429s and the model queue's wait while an ingest runs (one JSON object)."""
+    import httpx
+
+    from rag.api.background import serving
+    from rag.api_keys import create_key, revoke_key
+
+    app = context(ctx)
+    started = time.perf_counter()
+    app.ingest([sample], "bench-serve")
+    key_name = f"bench-serve-{int(time.time())}"
+    key = create_key(app.store, key_name, "write", ["bench-serve", "bench-serve-ingest"])
+    model = "groundwork/bench-serve" + (":extractive" if answerer == "extractive" else "")
+    uploads = _documents(corpus, ingest_files)
+    latencies: dict[str, list[float]] = {"retrieve": [], "embeddings": [], "chat": [], "retrieve_during_ingest": []}
+    statuses: dict[str, dict[str, int]] = {name: {} for name in ("retrieve", "embeddings", "chat")}
+    errors: list[str] = []
+    lock = threading.Lock()
+    ingesting = threading.Event()
+    work = ([("retrieve", i) for i in range(retrievals)] + [("embeddings", i) for i in range(embeddings)]
+            + [("chat", i) for i in range(answers)])
+    random.Random(0).shuffle(work)
+
+    def request(http, url: str, kind: str, i: int):
+        question = SAMPLE_QUESTIONS[i % len(SAMPLE_QUESTIONS)]
+        if kind == "retrieve":
+            return http.post(f"{url}/v1/retrieve", json={"query": question, "collection": "bench-serve"})
+        if kind == "embeddings":
+            return http.post(f"{url}/v1/embeddings", json={"input": [question] * 8})
+        return http.post(f"{url}/v1/chat/completions", json={"model": model,
+                                                            "messages": [{"role": "user", "content": question}]})
+
+    def client(url: str, todo: list[tuple[str, int]]):
+        with httpx.Client(headers={"Authorization": f"Bearer {key}"}, timeout=600) as http:
+            for kind, i in todo:
+                for _attempt in range(5):
+                    during = ingesting.is_set()
+                    t = time.perf_counter()
+                    try:
+                        response = request(http, url, kind, i)
+                    except httpx.HTTPError as exc:
+                        with lock:
+                            errors.append(f"{kind}: {exc!r}")
+                        break
+                    took = time.perf_counter() - t
+                    with lock:
+                        codes = statuses[kind]
+                        codes[str(response.status_code)] = codes.get(str(response.status_code), 0) + 1
+                        if response.status_code == 200:
+                            latencies[kind].append(took)
+                            if kind == "retrieve" and during and ingesting.is_set():
+                                latencies["retrieve_during_ingest"].append(took)
+                        elif response.status_code != 429:
+                            errors.append(f"{kind}: {response.status_code} {response.text[:200]}")
+                    if response.status_code != 429:
+                        break
+                    time.sleep(float(response.headers.get("Retry-After", "1")))
+
+    try:
+        with serving(app) as url:
+            with httpx.Client(headers={"Authorization": f"Bearer {key}"}, timeout=600) as http:
+                request(http, url, "chat", 0)  # loads the model: a cold start is not load
+                job = http.post(f"{url}/v1/collections/bench-serve-ingest/documents",
+                                files=[("files", f) for f in uploads]).json() if uploads else None
+                ingesting.set()
+                threads = [threading.Thread(target=client, args=(url, work[n::clients])) for n in range(clients)]
+                load_started = time.perf_counter()
+                for thread in threads:
+                    thread.start()
+                ingest_state = {}
+                while job is not None and ingesting.is_set():
+                    ingest_state = http.get(f"{url}/v1/jobs/{job['id']}").json()
+                    if ingest_state["state"] in ("done", "failed"):
+                        ingesting.clear()
+                    time.sleep(0.5)
+                for thread in threads:
+                    thread.join()
+                load_seconds = time.perf_counter() - load_started
+                queue = http.get(f"{url}/v1/health").json()["queue"]
+    finally:
+        revoke_key(app.store, key_name)
+    result = {
+        "benchmark": "serve", "machine": _machine(), "clients": clients, "answerer": model,
+        "load_seconds": round(load_seconds, 1),
+        "endpoints": {name: {**_summary(latencies[name]), "statuses": statuses[name]} for name in statuses},
+        "retrieve_during_ingest": _summary(latencies["retrieve_during_ingest"]),
+        "queue": queue, "errors": errors[:20], "error_count": len(errors),
+        "ingest": {"files": len(uploads), "state": ingest_state.get("state"),
+                   "seconds": round(ingest_state["finished_at"] - ingest_state["queued_at"], 1)
+                   if ingest_state.get("finished_at") else None,
+                   "failed": len(ingest_state.get("failed") or [])},
+    }
+    print(json.dumps(result, indent=2))
+    _record(app, sample, result, time.perf_counter() - started, kind="bench-serve")

@@ -1,0 +1,1 @@
+"""The HTTP API (`rag serve`): FastAPI over the workspace, OpenAI-compatible where clients expect it."""

@@ -1,0 +1,235 @@
+"""The application layer: one `Workspace` per entry point, built from the Settings, offering the workflows the
+CLI, the Streamlit app, the evaluation harness and the HTTP API share (ingest, list and delete documents,
+retrieve, answer, one chat turn, feedback). The store, the embedder, the indexes and the model open on first use
+and are shared by every caller in the process; one generation model is loaded once.
+
+Ingestion lives in the `ingest` package, which builds on this one: it is reached through the entry-point group
+`groundwork.ingest` (a function `(workspace, paths, collection, progress) -> summary`), so `rag` never imports it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import cached_property
+from importlib.metadata import entry_points
+from pathlib import Path
+
+from rag.answering import Answer, Answerer
+from rag.embedder import Embedder, build_embedder
+from rag.errors import ConfigError, RagError
+from rag.settings import Settings
+from rag.store import Store
+
+_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+@dataclass(frozen=True)
+class ChatTurn:
+    session_id: int
+    question: str
+    standalone: str  # the question retrieval actually ran with
+    answer: Answer
+
+
+@dataclass(frozen=True)
+class CollectionInfo:
+    id: int
+    name: str
+    documents: int
+    chunks: int
+    embedding_model: str | None
+
+    def to_json(self) -> dict:
+        return {"name": self.name, "documents": self.documents, "chunks": self.chunks, "model": self.embedding_model}
+
+
+def safe_name(name: str) -> str:
+    """A file name with no directory part and only plain characters (never '..', never empty)."""
+    base = _UNSAFE.sub("_", Path(name.replace("\\", "/")).name).strip("._") or "upload"
+    return base[:120]
+
+
+class Workspace:
+    def __init__(self, settings: Settings, *, embedder: Embedder | None = None):
+        self.settings = settings
+        if embedder is not None:  # shared with another workspace of this process (benchmarks)
+            self.embedder = embedder
+        self._lock = threading.RLock()
+        self._retrievers: dict[str, tuple[int, object]] = {}
+        self._generators: dict[tuple[str, str], object] = {}
+        self._writing = threading.Lock()  # one ingest at a time per process; a second one waits its turn
+
+    # -- resources -----------------------------------------------------------------------------
+    @cached_property
+    def store(self) -> Store:
+        with self._lock:
+            return Store.open(self.settings.resolved_database_url)
+
+    @cached_property
+    def embedder(self) -> Embedder:
+        with self._lock:
+            return build_embedder(self.settings.embedding)
+
+    def collection_name(self, collection: str | None) -> str:
+        return collection or self.settings.default_collection
+
+    def collections(self) -> list[CollectionInfo]:
+        with self.store.session() as session:
+            return [CollectionInfo(r["id"], r["name"], r["documents"], r["chunks"], r["model"])
+                    for r in self.store.collection_listing(session)]
+
+    def collection_names(self) -> list[str]:
+        with self.store.session() as session:
+            return self.store.collection_names(session)
+
+    def index_generation(self, collection: str) -> int:
+        with self.store.session() as session:
+            coll = self.store.collection(session, collection)
+            manifest = self.store.current_manifest(session, coll.id)
+            return manifest.generation if manifest is not None else 0
+
+    def retriever(self, collection: str | None = None):
+        """The collection's retriever, reopened when an ingest (here or in another process) saved a newer index."""
+        from rag.retrieval import HybridRetriever
+
+        name = self.collection_name(collection)
+        generation = self.index_generation(name)
+        with self._lock:
+            cached = self._retrievers.get(name)
+            if cached is None or cached[0] != generation:
+                cached = (generation, HybridRetriever.open(self.store, self.settings, self.embedder, name))
+                self._retrievers[name] = cached
+            return cached[1]
+
+    def active_model(self):
+        from rag.models import active_model
+
+        return active_model(self.settings)
+
+    def generator(self, model=None):
+        """The generation model (the active one unless given), loaded once per process; None: none installed."""
+        from rag.answerers import model_generator
+
+        model = model or self.active_model()
+        if model is None:
+            return None
+        key = (str(model.path), model.sha256)
+        with self._lock:
+            if key not in self._generators:
+                self._generators[key] = model_generator(self.settings, model)
+            return self._generators[key]
+
+    def answerer(self, collection: str | None = None, *, mode: str | None = None, extractive: bool = False,
+                 generator=None) -> Answerer:
+        """The active model's answerer (or `generator`'s), else the extractive one (also when `extractive`)."""
+        from rag.answerers import build_answerer
+
+        answer = self.settings.answer
+        if mode is not None:
+            if mode not in ("flag", "strip", "abstain"):
+                raise ConfigError(f"answer mode {mode!r}: use flag, strip or abstain")
+            answer = answer.model_copy(update={"mode": mode})
+        settings = self.settings
+        generator = None if extractive else generator or self.generator()
+        if generator is None:  # the extractive answerer, chosen or the only one there is
+            settings = settings.model_copy(update={"generator": settings.generator.model_copy(
+                update={"model": "extractive"})})
+        return build_answerer(settings, self.retriever(collection), self.embedder, answer, generator)
+
+    # -- answering -----------------------------------------------------------------------------
+    def ask(self, question: str, collection: str | None = None, *, k: int | None = None, mode: str | None = None,
+            extractive: bool = False, on_text: Callable[[str], None] | None = None) -> Answer:
+        return answer_with(self.answerer(collection, mode=mode, extractive=extractive), question, k, on_text)
+
+    def chat_turn(self, question: str, collection: str | None = None, session_id: int | None = None, *,
+                  k: int | None = None, mode: str | None = None, extractive: bool = False, generator=None,
+                  on_text: Callable[[str], None] | None = None,
+                  on_standalone: Callable[[str], None] | None = None) -> ChatTurn:
+        """One turn of a stored chat: the follow-up made standalone, answered, and both recorded."""
+        from rag.conversation import last_standalone, record_turn, start_session
+
+        answerer = self.answerer(collection, mode=mode, extractive=extractive, generator=generator)
+        if session_id is None:
+            session_id = start_session(self.store, answerer.retriever.collection.id, question)
+        standalone = self.standalone(answerer, question, last_standalone(self.store, session_id))
+        if on_standalone is not None and standalone != question:
+            on_standalone(standalone)
+        answer = answer_with(answerer, standalone, k, on_text)
+        record_turn(self.store, session_id, question, standalone, answer)
+        return ChatTurn(session_id, question, standalone, answer)
+
+    @staticmethod
+    def standalone(answerer: Answerer, question: str, previous: str | None) -> str:
+        from rag.conversation import rewrite_with_model, standalone_question
+
+        generator = getattr(answerer, "generator", None)
+        return (rewrite_with_model(generator, question, previous) if generator is not None
+                else standalone_question(question, previous))
+
+    def feedback(self, message_id: int, helpful: bool, comment: str = "") -> None:
+        from rag.conversation import record_feedback
+
+        record_feedback(self.store, message_id, helpful, comment)
+
+    # -- the library ---------------------------------------------------------------------------
+    def documents(self, collection: str | None = None) -> list[dict]:
+        """Typed listing rows (never the text) with the pages to check (`rag.library.flagged_pages`)."""
+        from rag.library import flagged_pages
+
+        with self.store.session() as session:
+            coll = self.store.collection(session, self.collection_name(collection))
+            records = self.store.document_listing(session, coll.id)
+        for record in records:
+            record["flagged_pages"] = flagged_pages(record.pop("page_stats"), self.settings.ingest)
+        return records
+
+    def delete_documents(self, collection: str | None, document_ids: list[int]) -> int:
+        """Removes the documents and their chunks from the store and the index; the chunks removed."""
+        from rag.library import delete_documents
+
+        with self.store.session() as session:
+            coll = self.store.collection(session, self.collection_name(collection))
+            known = {row["id"] for row in self.store.document_listing(session, coll.id)}
+        missing = sorted(set(document_ids) - known)
+        if missing:
+            raise RagError(f"collection {coll.name!r} has no document with id {', '.join(map(str, missing))}")
+        return delete_documents(self.store, self.settings, coll, document_ids)
+
+    def save_upload(self, name: str, data: bytes) -> Path:
+        """Stored under DATA_DIR/uploads/<content hash>/<safe name>: no name can escape the folder, and a
+        different file with the same name never overwrites another."""
+        folder = (self.settings.data_dir / "uploads").resolve()
+        target = (folder / hashlib.sha256(data).hexdigest()[:16] / safe_name(name)).resolve()
+        if not target.is_relative_to(folder):
+            raise RagError(f"{name}: refused (the path leaves the upload folder)")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(data)
+        return target
+
+    def ingest(self, paths: list[Path], collection: str | None = None,
+               progress: Callable[[str, dict], None] | None = None, **options):
+        """Parses, chunks, embeds and indexes the files (through the installed ingest package); `options` are
+        the pipeline's (sync, dry_run, workers). Returns its summary."""
+        found = list(entry_points(group="groundwork.ingest"))
+        if not found:
+            raise ConfigError("ingestion is not installed (the `ingest` package of groundwork-rag): reinstall "
+                              "with `make install`")
+        run = found[0].load()
+        with self._writing:
+            return run(self, [Path(p) for p in paths], self.collection_name(collection), progress, **options)
+
+
+def answer_with(answerer: Answerer, question: str, k: int | None, on_text: Callable[[str], None] | None) -> Answer:
+    """An answer, streamed through `on_text` as it is written; an answerer that composes its answer at once
+    (the extractive one) hands it over in one piece."""
+    if on_text is None:
+        return answerer.answer(question, k=k)
+    if getattr(answerer, "generator", None) is not None:
+        return answerer.answer(question, k=k, on_text=on_text)
+    answer = answerer.answer(question, k=k)
+    on_text(answer.answer)
+    return answer
