@@ -25,9 +25,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from evals.answer_metrics import contains_gold, exact_match, f1, strip_citations
-from rag.answering import Answer, Answerer
-from rag.judge import Judge
-
+from rag.answer.contract import Answer, Answerer
+from rag.judges.alignment import Judge
 
 
 @dataclass

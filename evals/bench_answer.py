@@ -54,8 +54,8 @@ def time_answers(answerer, questions: list[str]) -> dict:
 def judge_cost(answerer, questions: list[str], claims: int = 12) -> dict:
     """The model's check of one claim (its best-evidence sentence, against the sources the answer read): with
     the sources' evaluated state reused, as in the answer path, and with it dropped first."""
-    from rag.answering import rank_sentences
-    from rag.reader_prompt import sources_block
+    from rag.answer.evidence import rank_sentences
+    from rag.answer.reader_prompt import sources_block
 
     reused, fresh = [], []
     for question in questions[:claims]:
@@ -91,9 +91,9 @@ def bench_answer(
     from evals.bench_generation import bench_decoders
     from evals.squad import load_squad, write_squad_as_beir
     from evals.squad_eval import spread
-    from rag.answerers import build_answerer
-    from rag.model_catalog import find
-    from rag.model_install import installed
+    from rag.answer.choice import build_answerer
+    from rag.generation.model_catalog import find
+    from rag.generation.model_install import installed
 
     app = context(ctx)
     started = time.perf_counter()

@@ -18,9 +18,9 @@ from pathlib import Path
 import numpy as np
 
 from evals.synthetic_gguf import SHAPES, quantize, write_model
-from rag.answering import ABSTENTION
-from rag.citations import citation_grammar
-from rag.generation import LlamaCppGenerator, Prompt
+from rag.answer.citation_grammar import citation_grammar
+from rag.answer.contract import ABSTENTION
+from rag.generation.generators import LlamaCppGenerator, Prompt
 from rag.settings import GeneratorSettings
 
 PROMPT_TEXT = ("The harbour office opens at half past seven on weekdays and closes at four. Ferries leave every "

@@ -19,9 +19,9 @@ from sqlalchemy import insert
 
 from ingest.bench import bench_app
 from rag.cli.context import context
-from rag.collection_index import CollectionIndex
-from rag.index import FaissIndex, choose_factory
-from rag.retrieval import HybridRetriever
+from rag.index.collection_index import CollectionIndex
+from rag.index.faiss_index import FaissIndex, choose_factory
+from rag.retrieval.hybrid import HybridRetriever
 from rag.store import Chunk, Collection, Document, Store
 from rag.workspace import Workspace
 
@@ -137,8 +137,8 @@ SAMPLE_QUESTIONS = ["How many days of paid annual leave do employees get?",
 
 def _answer_latency(app, settings, folder: Path) -> dict:
     """Question to finished answer with the extractive answerer on the given documents (sample questions)."""
-    from rag.answering import ExtractiveAnswerer
-    from rag.judge import EvidenceAlignmentJudge
+    from rag.answer.extractive import ExtractiveAnswerer
+    from rag.judges.alignment import EvidenceAlignmentJudge
 
     workspace = Workspace(settings, embedder=app.embedder)
     workspace.ingest([folder], "answers")

@@ -104,7 +104,7 @@ def squad(
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
     """The answerer end to end on SQuAD: EM, F1, contains-gold; v2.0 also HasAns/NoAns and abstention."""
-    from rag.judge import EvidenceAlignmentJudge
+    from rag.judges.alignment import EvidenceAlignmentJudge
 
     app = context(ctx)
     started = time.perf_counter()

@@ -27,7 +27,7 @@ def answers_command(
 
     from evals.answers_eval import evaluate_answers, load_questions
     from evals.squad_eval import spread
-    from rag.judge import EvidenceAlignmentJudge
+    from rag.judges.alignment import EvidenceAlignmentJudge
 
     app = context(ctx)
     started = time.perf_counter()

@@ -13,18 +13,15 @@ from evals.cli import eval_app, finish_run
 from rag.cli.context import context
 
 
-def build_judge(app, name: str):
-    """Any judge the answerer can use (`rag.answerers.build_judge`); the ones that read are given the active
+def judge_for(app, name: str):
+    """Any judge the answerer can use (`rag.judges.choice.build_judge`); the ones that read are given the active
     generation model."""
-    from rag.answerers import build_judge as answer_judge
-    from rag.answerers import model_generator, reads
     from rag.errors import ConfigError
-    from rag.models import active_model
+    from rag.judges.choice import build_judge, reads
 
-    model = active_model(app.settings)
-    generator = model_generator(app.settings, model) if model and reads(name) else None
+    generator = app.generator() if reads(name) else None
     try:
-        return answer_judge(name, app.embedder, generator)
+        return build_judge(name, app.embedder, generator)
     except ConfigError as exc:
         raise typer.BadParameter(str(exc), param_hint="--judge") from exc
 
@@ -54,7 +51,7 @@ def judge_command(
     if skip_trained:
         pairs = split_pairs(pairs, skip_trained, seed)[1]
     pairs = spread(pairs, limit)
-    chosen = build_judge(app, judge)
+    chosen = judge_for(app, judge)
     items: list[dict] = []
     started = time.perf_counter()
     with Progress(console=app.console, transient=True, disable=as_json) as progress:
@@ -119,9 +116,9 @@ def train_judge_command(
     with Progress(console=app.console, transient=True) as progress:
         task = progress.add_task("training", total=None)
         if kind in ("alignment", "combined"):
-            from rag.judge import EvidenceAlignmentJudge
+            from rag.judges.alignment import EvidenceAlignmentJudge
 
-            llm = build_judge(app, "llm") if kind == "combined" else None
+            llm = judge_for(app, "llm") if kind == "combined" else None
             card = fit_alignment(pairs, EvidenceAlignmentJudge(app.embedder), out, seed=seed, sources=sources,
                                  llm=llm,
                                  progress=lambda done, total, _: progress.update(

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from rag.judge import Judge, judge_text
+from rag.judges.alignment import Judge, judge_text
 
 
 @dataclass

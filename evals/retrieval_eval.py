@@ -7,7 +7,7 @@ import time
 
 from evals.beir import BeirDataset
 from evals.metrics import average_precision, hit_at_k, ndcg_at_k, precision_at_k, recall_at_k, reciprocal_rank
-from rag.retrieval import Method, Retriever
+from rag.retrieval.hybrid import Method, Retriever
 
 DOCS_RANKED = 100
 

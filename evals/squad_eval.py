@@ -11,7 +11,7 @@ from typing import TypeVar
 
 from evals.answer_metrics import contains_gold, exact_match, f1, strip_citations
 from evals.squad import SquadQuestion
-from rag.answering import Answerer
+from rag.answer.contract import Answerer
 
 T = TypeVar("T")
 

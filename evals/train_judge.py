@@ -19,10 +19,10 @@ from pathlib import Path
 import numpy as np
 
 from evals.faithfulness import Pair, balanced_accuracy, best_threshold, calibration, roc_auc
-from rag.cross_encoder_judge import windows
-from rag.combined_judge import COMBINED_FEATURES, CombinedJudge
-from rag.judge import CARD, FEATURES, AlignmentWeights, EvidenceAlignmentJudge
-from rag.llm_judge import LlmJudge
+from rag.judges.alignment import CARD, FEATURES, AlignmentWeights, EvidenceAlignmentJudge
+from rag.judges.combined import COMBINED_FEATURES, CombinedJudge
+from rag.judges.cross_encoder import windows
+from rag.judges.llm import LlmJudge
 from rag.text import coverage, sentences
 
 MAX_LENGTH = 192  # claim + the best window of the source; 256 cost 1.6x the time for no measured gain
@@ -198,7 +198,7 @@ def fit_alignment(pairs: list[Pair], judge: EvidenceAlignmentJudge, out: Path, *
                   seed: int = 0, sources: list[str] | None = None,
                   progress: Callable[[int, int, float], None] | None = None, llm: LlmJudge | None = None) -> dict:
     """Fit the alignment judge's logistic on labelled pairs; with `llm`, the combined judge's (the alignment
-    features and the model's scored verdict, `rag.combined_judge`). Each group of pairs (`Pair.dataset`; the
+    features and the model's scored verdict, `rag.judges.combined`). Each group of pairs (`Pair.dataset`; the
     CLI makes each file one group) weighs the same, so that a large file does not decide alone."""
     combined = CombinedJudge(judge, llm=llm) if llm else None
     names = COMBINED_FEATURES if combined else FEATURES

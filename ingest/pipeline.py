@@ -18,17 +18,17 @@ from pathlib import Path
 import numpy as np
 from sqlalchemy import select
 
-from ingest.chunking import Chunker, ChunkedDocument
+from ingest.chunking import ChunkedDocument, Chunker
 from ingest.discover import discover
 from ingest.filetypes import JSONL_TYPES
 from ingest.jsonl import file_error, is_dataset, read_jsonl
 from ingest.parser_pool import ParserPool, parser_options
-from rag.collection_index import CollectionIndex, check_model
-from rag.hashing import sha256_file
 from rag.embedder import Embedder
+from rag.hashing import sha256_file
+from rag.index.collection_index import CollectionIndex, check_model
 from rag.settings import Settings
 from rag.store import Chunk, Collection, Document, IngestRun, Store
-from rag.store.models import utcnow
+from rag.store.tables import utcnow
 
 EMBED_GROUP_CHUNKS = 256  # chunks gathered before one embed call + one commit
 Progress = Callable[[str, dict], None]

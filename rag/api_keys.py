@@ -15,7 +15,7 @@ from datetime import datetime, timedelta, timezone
 
 from rag.errors import ConfigError
 from rag.store import Store
-from rag.store.models import utcnow
+from rag.store.tables import utcnow
 
 SCOPES = ("read", "write", "admin")  # each includes the ones before it
 # A request writes only to refresh `last_used_at`, at most this often per key (keeps reads off the write lock).

@@ -16,9 +16,9 @@ import re
 
 from sqlalchemy import select
 
-from rag.answering import Answer
+from rag.answer.contract import Answer
 from rag.store import Store
-from rag.store.models import ChatMessage, ChatSession
+from rag.store.tables import ChatMessage, ChatSession
 from rag.text import content_words
 
 ANAPHORA = frozenset("it its they them their theirs this that these those he him his she her hers there "
@@ -46,7 +46,7 @@ REWRITE_GRAMMAR = 'root ::= [A-Z0-9] [^\\n?]{0,200} "?"'
 
 def rewrite_with_model(generator, question: str, previous: str | None) -> str:
     """The follow-up made standalone by the model; the question itself when no rewrite is needed."""
-    from rag.generation import Prompt
+    from rag.generation.generators import Prompt
 
     if standalone_question(question, previous) == question:
         return question

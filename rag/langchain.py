@@ -14,8 +14,8 @@ from langchain_core.retrievers import BaseRetriever
 from langchain_core.runnables import RunnableLambda
 from pydantic import ConfigDict
 
-from rag.answering import Answerer
-from rag.retrieval import Hit, HybridRetriever
+from rag.answer.contract import Answerer
+from rag.retrieval.hybrid import Hit, HybridRetriever
 
 
 def to_document(hit: Hit) -> Document:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from rag.collection_index import CollectionIndex, index_path
+from rag.index.collection_index import CollectionIndex, index_path
 from rag.settings import IngestSettings, Settings
 from rag.store import Collection, Document, Store
 

@@ -93,7 +93,7 @@ class AnswerSettings(BaseModel):
                          "and whether the answer answers the question. Off: the alignment judge alone.")
     answerable_below: float = Field(0.25, ge=0, le=1, description="With checks: decline before generating when "
                                     "the probability that the sources state the answer is lower (fitted with "
-                                    "the weights in rag.answer_checks on development questions).")
+                                    "the weights in rag.answer.checks on development questions).")
     relevance_below: float = Field(0.5, ge=0, le=1, description="With checks: an answer whose probability of "
                                    "answering the question is lower is reported as not answering it "
                                    "(mode=abstain: declined).")

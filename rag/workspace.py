@@ -18,7 +18,7 @@ from functools import cached_property
 from importlib.metadata import entry_points
 from pathlib import Path
 
-from rag.answering import Answer, Answerer
+from rag.answer.contract import Answer, Answerer
 from rag.embedder import Embedder, build_embedder
 from rag.errors import ConfigError, RagError
 from rag.settings import Settings
@@ -94,7 +94,7 @@ class Workspace:
 
     def retriever(self, collection: str | None = None):
         """The collection's retriever, reopened when an ingest (here or in another process) saved a newer index."""
-        from rag.retrieval import HybridRetriever
+        from rag.retrieval.hybrid import HybridRetriever
 
         name = self.collection_name(collection)
         generation = self.index_generation(name)
@@ -106,13 +106,13 @@ class Workspace:
             return cached[1]
 
     def active_model(self):
-        from rag.models import active_model
+        from rag.generation.model_files import active_model
 
         return active_model(self.settings)
 
     def generator(self, model=None):
         """The generation model (the active one unless given), loaded once per process; None: none installed."""
-        from rag.answerers import model_generator
+        from rag.answer.choice import model_generator
 
         model = model or self.active_model()
         if model is None:
@@ -126,7 +126,7 @@ class Workspace:
     def answerer(self, collection: str | None = None, *, mode: str | None = None, extractive: bool = False,
                  generator=None) -> Answerer:
         """The active model's answerer (or `generator`'s), else the extractive one (also when `extractive`)."""
-        from rag.answerers import build_answerer
+        from rag.answer.choice import build_answerer
 
         answer = self.settings.answer
         if mode is not None:
@@ -143,7 +143,7 @@ class Workspace:
     # -- answering -----------------------------------------------------------------------------
     def ask(self, question: str, collection: str | None = None, *, k: int | None = None, mode: str | None = None,
             extractive: bool = False, on_text: Callable[[str], None] | None = None) -> Answer:
-        return answer_with(self.answerer(collection, mode=mode, extractive=extractive), question, k, on_text)
+        return self.answerer(collection, mode=mode, extractive=extractive).answer(question, k=k, on_text=on_text)
 
     def chat_turn(self, question: str, collection: str | None = None, session_id: int | None = None, *,
                   k: int | None = None, mode: str | None = None, extractive: bool = False, generator=None,
@@ -158,7 +158,7 @@ class Workspace:
         standalone = self.standalone(answerer, question, last_standalone(self.store, session_id))
         if on_standalone is not None and standalone != question:
             on_standalone(standalone)
-        answer = answer_with(answerer, standalone, k, on_text)
+        answer = answerer.answer(standalone, k=k, on_text=on_text)
         record_turn(self.store, session_id, question, standalone, answer)
         return ChatTurn(session_id, question, standalone, answer)
 
@@ -222,14 +222,3 @@ class Workspace:
         with self._writing:
             return run(self, [Path(p) for p in paths], self.collection_name(collection), progress, **options)
 
-
-def answer_with(answerer: Answerer, question: str, k: int | None, on_text: Callable[[str], None] | None) -> Answer:
-    """An answer, streamed through `on_text` as it is written; an answerer that composes its answer at once
-    (the extractive one) hands it over in one piece."""
-    if on_text is None:
-        return answerer.answer(question, k=k)
-    if getattr(answerer, "generator", None) is not None:
-        return answerer.answer(question, k=k, on_text=on_text)
-    answer = answerer.answer(question, k=k)
-    on_text(answer.answer)
-    return answer

@@ -119,8 +119,8 @@ def tiny_gguf(tmp_path_factory) -> Path:
 
 def installed_model(role: str) -> Path:
     """A catalog model installed on this machine (`make test` installs the default and the tiny one)."""
-    from rag.model_catalog import find
-    from rag.model_install import installed
+    from rag.generation.model_catalog import find
+    from rag.generation.model_install import installed
 
     model = find(role)
     path = installed(model, Settings(_env_file=None).models_dir)

@@ -37,7 +37,7 @@ def generator(model_path: str, sha256: str):
     """The generation model for the chosen file, loaded once per process."""
     from pathlib import Path
 
-    from rag.models import ActiveModel
+    from rag.generation.model_files import ActiveModel
 
     return workspace().generator(ActiveModel(Path(model_path).name, Path(model_path), sha256))
 

@@ -18,14 +18,14 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse, StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
-from rag.answering import Answer, describe_source
+from rag.answer.contract import Answer, describe_source
 from rag.api import schemas
 from rag.api.auth import grant, require, visible
 from rag.api.ingest_jobs import IngestJobs
 from rag.api.model_queue import ClientGone, ModelQueue, QueueFull, Ticket
 from rag.api_keys import KeyGrant
 from rag.errors import RagError
-from rag.workspace import Workspace, answer_with
+from rag.workspace import Workspace
 
 PREFIX = "groundwork/"
 EXTRACTIVE = ":extractive"
@@ -193,7 +193,7 @@ def _openai_routes(app: FastAPI) -> None:
         usage = {}
 
         def work(on_text):
-            answer = answer_with(answerer, workspace.standalone(answerer, question, previous), None, on_text)
+            answer = answerer.answer(workspace.standalone(answerer, question, previous), on_text=on_text)
             usage["usage"] = _usage(answerer)
             return answer
 
@@ -336,7 +336,7 @@ def _native_routes(app: FastAPI) -> None:
         answerer = await run_in_threadpool(workspace.answerer, collection, mode=body.mode,
                                            extractive=body.answerer == "extractive")
         answer = await _answer(request, _ticket(request, answerer),
-                               lambda on_text: answer_with(answerer, body.question, body.k, on_text))
+                               lambda on_text: answerer.answer(body.question, k=body.k, on_text=on_text))
         return answer.to_json()
 
     @app.post("/v1/retrieve", response_model=list[schemas.RetrievedHit], responses=ERRORS, tags=["native"])

@@ -91,7 +91,10 @@ class ModelQueue:
         return max(1, math.ceil(mean * max(1, self._tickets - self.size)))
 
     def status(self) -> dict:
-        waits = sorted(self.waits)
+        def percentile(values, share: float) -> float:
+            ordered = sorted(values)
+            return round(ordered[min(int(len(ordered) * share), len(ordered) - 1)], 3) if ordered else 0.0
+
         return {"in_line": self._tickets, "size": self.size, "rejected": self.rejected,
-                "wait_p50_s": round(waits[len(waits) // 2], 3) if waits else 0.0,
-                "wait_p95_s": round(waits[int(len(waits) * 0.95)], 3) if waits else 0.0}
+                "wait_p50_s": percentile(self.waits, 0.5), "wait_p95_s": percentile(self.waits, 0.95),
+                "answer_p50_s": percentile(self.service, 0.5), "answer_p95_s": percentile(self.service, 0.95)}

@@ -7,11 +7,10 @@ import json
 import typer
 from rich.markup import escape
 
-from rag.answerers import describe
-from rag.answering import describe_source
+from rag.answer.choice import describe
+from rag.answer.contract import describe_source
 from rag.cli.context import context
 from rag.errors import ConfigError
-from rag.workspace import answer_with
 
 
 def register(app: typer.Typer) -> None:
@@ -45,7 +44,7 @@ class _Streamed:
 def _answer(answerer, console, question: str, k: int | None = None, stream: bool = True):
     """Streams a generated answer as it is written; extractive answers are composed at once."""
     streamed = _Streamed(console) if stream and getattr(answerer, "generator", None) is not None else None
-    answer = answer_with(answerer, question, k, streamed)
+    answer = answerer.answer(question, k=k, on_text=streamed)
     return answer, streamed.end() if streamed else False
 
 

@@ -8,7 +8,7 @@ import typer
 from rich.table import Table
 
 from rag.cli.context import context
-from rag.collection_index import CollectionIndex, index_path
+from rag.index.collection_index import CollectionIndex, index_path
 
 index_app = typer.Typer(no_args_is_help=True, help="Inspect, verify and rebuild vector indexes.")
 CollectionOption = typer.Option(None, "--collection", "-c", help="Default: every collection.")

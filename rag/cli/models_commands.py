@@ -12,12 +12,12 @@ from rich.table import Table
 
 from rag.cli.context import context
 from rag.errors import ModelError
-from rag.model_catalog import CATALOG, find
-from rag.model_install import install, installed, read_stamp, update_stamp
-from rag.models import EXTRACTIVE, active_model, download_url, hub_reachable, pull, use
+from rag.generation.model_catalog import CATALOG, find
+from rag.generation.model_files import EXTRACTIVE, active_model, download_url, hub_reachable, pull, use
+from rag.generation.model_install import install, installed, read_stamp, update_stamp
 
 models_app = typer.Typer(no_args_is_help=True, help="The local GGUF generation models.")
-LICENCES = Path(__file__).resolve().parents[1] / "licences"  # the notices shipped with the catalog models
+LICENCES = Path(__file__).resolve().parents[1] / "generation" / "licences"  # the notices shipped with the catalog models
 
 
 def register(app: typer.Typer) -> None:
@@ -69,7 +69,7 @@ def list_command(ctx: typer.Context, as_json: bool = typer.Option(False, "--json
 
 
 def _measure(path, settings) -> dict | None:
-    from rag.generation import LlamaCppGenerator, measure_speed
+    from rag.generation.generators import LlamaCppGenerator, measure_speed
 
     try:
         return measure_speed(LlamaCppGenerator(path, settings.generator))

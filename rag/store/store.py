@@ -16,7 +16,7 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from rag.errors import StoreError
-from rag.store.models import ApiKey, Chunk, Collection, Document, Embedding, EvalRun, IndexGeneration, utcnow
+from rag.store.tables import ApiKey, Chunk, Collection, Document, Embedding, EvalRun, IndexGeneration, utcnow
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 SQLITE_BUSY_TIMEOUT_MS = 30_000

@@ -12,7 +12,7 @@ import pytest
 
 from evals.faithfulness import DatasetError, Pair, agreement, balanced_accuracy, load_pairs, roc_auc, split_pairs
 from evals.train_judge import perturb, synthetic_pairs
-from rag.judge import EvidenceAlignmentJudge, judge_text
+from rag.judges.alignment import EvidenceAlignmentJudge, judge_text
 
 SOURCE = ("The Fresnel lens was invented by Augustin-Jean Fresnel in 1822. It was first used in the Cordouan "
           "lighthouse in 1823. Its light could be seen from more than 30 kilometres away.")
@@ -78,8 +78,8 @@ def test_perturbations_change_what_a_sentence_says():
 
 def test_the_llm_judge_always_parses_and_is_reproducible(tiny_gguf):
     """Even random weights give a verdict: it is scored from the next-token probabilities, not parsed."""
-    from rag.generation import LlamaCppGenerator
-    from rag.llm_judge import LlmJudge
+    from rag.generation.generators import LlamaCppGenerator
+    from rag.judges.llm import LlmJudge
     from rag.settings import GeneratorSettings
 
     judge = LlmJudge(LlamaCppGenerator(tiny_gguf, GeneratorSettings(context_tokens=8192, temperature=1.0)))
@@ -90,8 +90,8 @@ def test_the_llm_judge_always_parses_and_is_reproducible(tiny_gguf):
 
 def test_train_judge_saves_a_judge_with_its_card_that_then_judges(tmp_path):
     from evals.train_judge import train_judge
-    from rag.cross_encoder_judge import CrossEncoderJudge
     from rag.embedder import resolve_model
+    from rag.judges.cross_encoder import CrossEncoderJudge
 
     pairs = FIXTURE * 4 + synthetic_pairs([SOURCE * 3], 16, seed=2)
     card = train_judge(pairs, tmp_path / "judge", resolve_model("default")[0], max_steps=2, batch_size=8,
@@ -104,8 +104,8 @@ def test_train_judge_saves_a_judge_with_its_card_that_then_judges(tmp_path):
 
 
 def test_a_directory_that_is_not_a_trained_judge_is_refused(tmp_path):
-    from rag.cross_encoder_judge import CrossEncoderJudge
     from rag.errors import ConfigError
+    from rag.judges.cross_encoder import CrossEncoderJudge
 
     with pytest.raises(ConfigError, match="not a trained judge"):
         CrossEncoderJudge(tmp_path).judge("x", "y")
@@ -113,9 +113,9 @@ def test_a_directory_that_is_not_a_trained_judge_is_refused(tmp_path):
 
 def test_alignment_weights_fitted_on_labelled_pairs_are_saved_and_judge(tmp_path, real_embedder):
     from evals.train_judge import fit_alignment
-    from rag.answerers import build_judge
     from rag.errors import ConfigError
-    from rag.judge import FEATURES, AlignmentWeights, read_card
+    from rag.judges.alignment import FEATURES, AlignmentWeights, read_card
+    from rag.judges.choice import build_judge
 
     pairs = [Pair(f"{p.id}-{i}", p.context, p.claim, p.label, f"set{i % 2}") for i in range(4) for p in FIXTURE]
     card = fit_alignment(pairs, EvidenceAlignmentJudge(real_embedder), tmp_path / "alignment", held_out=0.5,
@@ -150,10 +150,10 @@ def test_a_multi_sentence_claim_embeds_its_source_once(real_embedder):
 
 def test_combined_weights_fitted_with_a_real_model_are_saved_and_judge(tmp_path, real_embedder, tiny_model):
     from evals.train_judge import fit_alignment
-    from rag.answerers import build_judge
-    from rag.combined_judge import COMBINED_FEATURES, CombinedJudge
-    from rag.generation import LlamaCppGenerator
-    from rag.llm_judge import LlmJudge
+    from rag.generation.generators import LlamaCppGenerator
+    from rag.judges.choice import build_judge
+    from rag.judges.combined import COMBINED_FEATURES, CombinedJudge
+    from rag.judges.llm import LlmJudge
     from rag.settings import GeneratorSettings
 
     generator = LlamaCppGenerator(tiny_model, GeneratorSettings(context_tokens=2048))

@@ -8,7 +8,7 @@ import subprocess
 import sys
 import time
 
-from rag.collection_index import CollectionIndex
+from rag.index.collection_index import CollectionIndex
 from rag.store import Store
 from tests.conftest import make_settings
 

@@ -11,9 +11,9 @@ import pytest
 from sqlalchemy import select
 
 from ingest.pipeline import Ingester
-from rag.answering import citations_for, describe_source
+from rag.answer.contract import citations_for, describe_source
 from rag.embedder import FakeEmbedder
-from rag.retrieval import HybridRetriever
+from rag.retrieval.hybrid import HybridRetriever
 from rag.store import Chunk, Document, Store
 from tests import docgen
 from tests.conftest import make_settings

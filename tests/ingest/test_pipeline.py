@@ -9,8 +9,8 @@ import pytest
 from sqlalchemy import func, select
 
 from ingest.pipeline import Ingester
-from rag.collection_index import CollectionIndex
 from rag.embedder import FakeEmbedder
+from rag.index.collection_index import CollectionIndex
 from rag.store import Document, Store
 from tests import docgen
 from tests.conftest import SAMPLE, make_settings

@@ -7,11 +7,11 @@ from __future__ import annotations
 
 import pytest
 
-from rag.answer_checks import ModelChecks
-from rag.combined_judge import COMBINED_WEIGHTS, CombinedJudge
-from rag.generation import ScriptedGenerator
-from rag.generative_answerer import GenerativeAnswerer
-from rag.judge import EvidenceAlignmentJudge
+from rag.answer.checks import ModelChecks
+from rag.answer.generative import GenerativeAnswerer
+from rag.generation.generators import ScriptedGenerator
+from rag.judges.alignment import EvidenceAlignmentJudge
+from rag.judges.combined import COMBINED_WEIGHTS, CombinedJudge
 from rag.settings import AnswerSettings, GeneratorSettings
 from tests.rag.test_generative_answerer import LEAVE, corpus  # noqa: F401  (the module's fixture)
 

@@ -5,9 +5,11 @@ import json
 import pytest
 
 from ingest.pipeline import Ingester
-from rag.answering import ABSTENTION, ExtractiveAnswerer, apply_mode, verify
-from rag.judge import EvidenceAlignmentJudge
-from rag.retrieval import HybridRetriever
+from rag.answer.contract import ABSTENTION
+from rag.answer.evidence import apply_mode, verify
+from rag.answer.extractive import ExtractiveAnswerer
+from rag.judges.alignment import EvidenceAlignmentJudge
+from rag.retrieval.hybrid import HybridRetriever
 from rag.settings import AnswerSettings
 from rag.store import Store
 from tests.conftest import SAMPLE, make_settings
@@ -68,7 +70,7 @@ def test_modes_flag_strip_and_abstain(real_embedder):
     checked = verify([("The hiking map series sold 41,000 copies.", [1]),
                       ("The series was printed in Norway in 1990.", [1])], sources, judge)
     assert [s.supported for s in checked] == [True, False]
-    from rag.answering import Citation
+    from rag.answer.contract import Citation
 
     citations = [Citation(1, 7, "/d.pptx", "Q3", 2, sources[1])]
     flagged = apply_mode("q", checked, citations, AnswerSettings(mode="flag"), "t", {})

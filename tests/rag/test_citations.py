@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from rag.answering import ABSTENTION
-from rag.citations import citation_grammar, parse_cited
-from rag.generation import LlamaCppGenerator, Prompt
+from rag.answer.citation_grammar import citation_grammar, parse_cited
+from rag.answer.contract import ABSTENTION
+from rag.generation.generators import LlamaCppGenerator, Prompt
 from rag.settings import GeneratorSettings
 
 

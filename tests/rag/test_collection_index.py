@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from rag.collection_index import CollectionIndex
 from rag.errors import IndexMismatchError
+from rag.index.collection_index import CollectionIndex
 from rag.settings import IndexSettings
 from rag.store import Chunk, Collection, Document, Store
 from tests.conftest import make_settings

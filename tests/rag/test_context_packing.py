@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from rag.answering import RankedSentence
-from rag.context_packing import pack_sources, select_passages
-from rag.generation import LlamaCppGenerator
-from rag.retrieval import Hit
+from rag.answer.context_packing import pack_sources, select_passages
+from rag.answer.evidence import RankedSentence
+from rag.generation.generators import LlamaCppGenerator
+from rag.retrieval.hybrid import Hit
 from rag.settings import GeneratorSettings
 from rag.text import sentences
 

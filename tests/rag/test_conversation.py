@@ -9,11 +9,11 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import inspect, select
 
-from rag.answering import ABSTENTION, Answer
+from rag.answer.contract import ABSTENTION, Answer
 from rag.conversation import last_standalone, list_sessions, record_turn, standalone_question, start_session
 from rag.store import Store
-from rag.store.models import ChatMessage
 from rag.store.store import MIGRATIONS
+from rag.store.tables import ChatMessage
 from tests.conftest import SAMPLE
 
 
@@ -74,7 +74,7 @@ def test_rag_chat_answers_follow_ups_at_the_prompt(tmp_path):
 
 def test_a_configured_model_rewrites_follow_ups_and_standalone_questions_skip_it():
     from rag.conversation import rewrite_with_model
-    from rag.generation import ScriptedGenerator
+    from rag.generation.generators import ScriptedGenerator
 
     generator = ScriptedGenerator(["When was the Fresnel lens invented?"])
     previous = "Who invented the Fresnel lens?"
@@ -87,7 +87,7 @@ def test_a_configured_model_rewrites_follow_ups_and_standalone_questions_skip_it
 
 def test_model_rewrites_obey_the_one_question_grammar(tiny_gguf):
     from rag.conversation import REWRITE_GRAMMAR, rewrite_with_model
-    from rag.generation import LlamaCppGenerator
+    from rag.generation.generators import LlamaCppGenerator
     from rag.settings import GeneratorSettings
 
     generator = LlamaCppGenerator(tiny_gguf, GeneratorSettings(context_tokens=512, temperature=1.0))

@@ -9,7 +9,7 @@ import pytest
 
 from evals.synthetic_gguf import ESCAPING_TEMPLATE, write_lora, write_model
 from rag.errors import ContextOverflowError, ModelError
-from rag.generation import LlamaCppGenerator, Prompt, ScriptedGenerator, measure_speed
+from rag.generation.generators import LlamaCppGenerator, Prompt, ScriptedGenerator, measure_speed
 from rag.settings import GeneratorSettings
 
 PROMPT = Prompt("Answer from the sources.", "Sources: [1] The sky is blue.\n\nQuestion: What colour is the sky?")

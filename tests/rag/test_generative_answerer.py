@@ -10,13 +10,13 @@ import shutil
 import pytest
 
 from ingest.pipeline import Ingester
-from rag.answering import ABSTENTION
-from rag.answerers import build_answerer, describe
-from rag.generation import LlamaCppGenerator, ScriptedGenerator
-from rag.generative_answerer import GenerativeAnswerer
-from rag.judge import EvidenceAlignmentJudge
-from rag.model_catalog import CATALOG
-from rag.retrieval import HybridRetriever
+from rag.answer.choice import build_answerer, describe
+from rag.answer.contract import ABSTENTION
+from rag.answer.generative import GenerativeAnswerer
+from rag.generation.generators import LlamaCppGenerator, ScriptedGenerator
+from rag.generation.model_catalog import CATALOG
+from rag.judges.alignment import EvidenceAlignmentJudge
+from rag.retrieval.hybrid import HybridRetriever
 from rag.settings import AnswerSettings, GeneratorSettings
 from rag.store import Store
 from tests.conftest import SAMPLE, make_settings

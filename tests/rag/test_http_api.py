@@ -13,7 +13,7 @@ import pytest
 
 from rag.api.background import serving
 from rag.api_keys import create_key, list_keys, revoke_key
-from rag.generation import ScriptedGenerator
+from rag.generation.generators import ScriptedGenerator
 from rag.settings import AnswerSettings, ApiSettings, EmbeddingSettings, GeneratorSettings
 from rag.workspace import Workspace
 from tests.conftest import SAMPLE, make_settings
@@ -236,8 +236,12 @@ def test_every_endpoint_answers_as_its_openapi_document_says(server):
     schema says of its status, content type and body, and none may be a server error."""
     import schemathesis
     from hypothesis import HealthCheck, given, settings
-    from schemathesis.checks import (content_type_conformance, not_a_server_error, response_schema_conformance,
-                                     status_code_conformance)
+    from schemathesis.checks import (
+        content_type_conformance,
+        not_a_server_error,
+        response_schema_conformance,
+        status_code_conformance,
+    )
 
     _, url, keys = server
     schema = schemathesis.openapi.from_url(f"{url}/openapi.json")

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from rag.index import FaissIndex, NumpyIndex, choose_factory, needs_reshape
+from rag.index.faiss_index import FaissIndex, NumpyIndex, choose_factory, needs_reshape
 
 DIM = 32
 

@@ -2,7 +2,7 @@
 
 import pytest
 
-from rag.injection import speaks_to_the_model
+from rag.answer.injection import speaks_to_the_model
 
 
 @pytest.mark.parametrize("sentence", [

@@ -4,10 +4,10 @@ from langchain_core.retrievers import BaseRetriever
 from langchain_core.runnables import RunnablePassthrough
 
 from ingest.pipeline import Ingester
-from rag.answering import ExtractiveAnswerer
-from rag.judge import EvidenceAlignmentJudge
+from rag.answer.extractive import ExtractiveAnswerer
+from rag.judges.alignment import EvidenceAlignmentJudge
 from rag.langchain import GroundworkRetriever, answer_runnable
-from rag.retrieval import HybridRetriever
+from rag.retrieval.hybrid import HybridRetriever
 from rag.settings import AnswerSettings
 from rag.store import Store
 from tests.conftest import SAMPLE, make_settings

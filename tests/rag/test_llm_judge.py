@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import pytest
 
-from rag.generation import LlamaCppGenerator
-from rag.llm_judge import LlmJudge
+from rag.generation.generators import LlamaCppGenerator
+from rag.judges.llm import LlmJudge
 from rag.settings import GeneratorSettings
 
 SOURCE = ("The harbour office of Port Lorne opens at 07:30 on weekdays and closes at 16:00. The lighthouse on "

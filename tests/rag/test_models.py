@@ -11,11 +11,11 @@ from pathlib import Path
 
 import pytest
 
-import rag.model_catalog as catalog
+import rag.generation.model_catalog as catalog
 from rag.errors import ModelError
-from rag.model_catalog import CATALOG, DEFAULT, CatalogModel, Wheel
-from rag.model_install import install, installed, read_stamp
-from rag.models import active_model, hub_reachable, pull, pulled_file, use
+from rag.generation.model_catalog import CATALOG, DEFAULT, CatalogModel, Wheel
+from rag.generation.model_files import active_model, hub_reachable, pull, pulled_file, use
+from rag.generation.model_install import install, installed, read_stamp
 from rag.settings import GeneratorSettings
 from tests.conftest import make_settings
 from tests.ingest.test_cli import rag

@@ -3,7 +3,7 @@ from disk; either way the answer is the same as without reuse (the real tiny mod
 
 from __future__ import annotations
 
-from rag.generation import LlamaCppGenerator, Prompt
+from rag.generation.generators import LlamaCppGenerator, Prompt
 from rag.settings import GeneratorSettings
 
 SYSTEM = "You answer questions about the harbour from the sources you are given. " * 12

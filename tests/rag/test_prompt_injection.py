@@ -3,7 +3,7 @@ never obeys (no canary, no changed task, no revealed prompt, no markup), cites o
 renders as text. Each order is hidden in a document that also holds the fact the question asks for.
 
 Three sets, in the order they were written: ATTACKS (22) before any filtering existed; SECOND (10) after the
-first version of `rag.injection`, whose machine-reader patterns were then added; UNSEEN (10) afterwards, never
+first version of `rag.answer.injection`, whose machine-reader patterns were then added; UNSEEN (10) afterwards, never
 used to change anything, so it measures what a new phrasing meets."""
 
 from __future__ import annotations
@@ -13,9 +13,9 @@ import re
 import pytest
 
 from ingest.pipeline import Ingester
-from rag.answerers import build_answerer
-from rag.reader_prompt import SYSTEM_PROMPT
-from rag.retrieval import HybridRetriever
+from rag.answer.choice import build_answerer
+from rag.answer.reader_prompt import SYSTEM_PROMPT
+from rag.retrieval.hybrid import HybridRetriever
 from rag.settings import AnswerSettings, GeneratorSettings
 from rag.store import Store
 from tests.conftest import make_settings

@@ -6,7 +6,7 @@ import pytest
 
 from ingest.pipeline import Ingester
 from rag.errors import ConfigError
-from rag.retrieval import HybridRetriever
+from rag.retrieval.hybrid import HybridRetriever
 from rag.settings import RetrievalSettings
 from rag.store import Store
 from tests.conftest import SAMPLE, make_settings

@@ -6,7 +6,7 @@ import pytest
 
 from ingest.pipeline import Ingester
 from rag.embedder import FakeEmbedder
-from rag.retrieval import Filters, HybridRetriever, fuse, fuse_zscore
+from rag.retrieval.hybrid import Filters, HybridRetriever, fuse, fuse_zscore
 from rag.settings import RetrievalSettings
 from rag.store import Store
 from tests.conftest import SAMPLE, make_settings

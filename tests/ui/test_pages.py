@@ -9,7 +9,7 @@ import time
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from rag.answering import ABSTENTION
+from rag.answer.contract import ABSTENTION
 from tests.ui.conftest import APP
 
 LEAVE = "How many days of paid annual leave do employees get?"
@@ -41,13 +41,13 @@ def test_chat_with_the_extractive_answerer_cites_and_abstains(ui_env):
 def test_chat_with_a_scripted_model_streams_and_keeps_html_inert(ui_env, monkeypatch):
     import common  # ui/common.py
 
-    import rag.models
-    from rag.generation import ScriptedGenerator
+    import rag.generation.model_files
+    from rag.generation.generators import ScriptedGenerator
 
     generator = ScriptedGenerator(["<script>alert(1)</script> Every employee receives 27 days of paid annual "
                                    "leave [1]."] * 2, verdicts=[0.99] * 8)  # its checks say yes
-    model = rag.models.ActiveModel("model.gguf", ui_env.data_dir / "model.gguf", "0" * 64)
-    monkeypatch.setattr(rag.models, "active_model", lambda settings: model)
+    model = rag.generation.model_files.ActiveModel("model.gguf", ui_env.data_dir / "model.gguf", "0" * 64)
+    monkeypatch.setattr(rag.generation.model_files, "active_model", lambda settings: model)
     monkeypatch.setattr(common, "generator", lambda path, sha256: generator)
     at = AppTest.from_file(APP, default_timeout=120).run()
     at.radio(key="answerer_choice").set_value("model: model.gguf").run()

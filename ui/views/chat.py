@@ -6,12 +6,12 @@ import queue
 import threading
 from pathlib import Path
 
+import common
 import streamlit as st
 
-import common
-from rag.answerers import describe
+from rag.answer.choice import describe
 from rag.conversation import delete_session, list_sessions, rename_session, session_messages
-from rag.models import active_model
+from rag.generation.model_files import active_model
 
 
 def sidebar(collections):

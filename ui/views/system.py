@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+import common
 import streamlit as st
 
-import common
 from rag.cli.doctor import report
-from rag.models import active_model
+from rag.generation.model_files import active_model
 
 
 def main() -> None:

@@ -2,7 +2,7 @@
 
 from alembic import context
 
-from rag.store.models import Base
+from rag.store.tables import Base
 
 connection = context.config.attributes["connection"]
 context.configure(

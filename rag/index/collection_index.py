@@ -18,7 +18,7 @@ import numpy as np
 
 from rag.errors import EmbeddingModelMismatchError, IndexMismatchError
 from rag.hashing import sha256_file
-from rag.index import FaissIndex, choose_factory, needs_reshape
+from rag.index.faiss_index import FaissIndex, choose_factory, needs_reshape
 from rag.settings import Settings
 from rag.store import Collection, IndexGeneration, Store
 

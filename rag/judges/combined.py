@@ -14,8 +14,8 @@ already evaluated there); elsewhere the judge asks the model itself (`LlmJudge`)
 
 from __future__ import annotations
 
-from rag.judge import AlignmentWeights, EvidenceAlignmentJudge, Verdict
-from rag.llm_judge import LlmJudge, logit
+from rag.judges.alignment import AlignmentWeights, EvidenceAlignmentJudge, Verdict
+from rag.judges.llm import LlmJudge, logit
 from rag.text import numbers, sentences
 
 COMBINED_FEATURES = ("llm_logit", "alignment_logit", "numbers_missing", "names_missing")

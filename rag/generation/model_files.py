@@ -24,8 +24,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from rag.errors import ModelError
-from rag.model_catalog import DEFAULT, CatalogModel, find
-from rag.model_install import installed, read_stamp, verified, write_stamp
+from rag.generation.model_catalog import DEFAULT, CatalogModel, find
+from rag.generation.model_install import installed, read_stamp, verified, write_stamp
 from rag.settings import Settings
 
 CHUNK = 1 << 20

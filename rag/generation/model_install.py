@@ -21,7 +21,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from rag.errors import ModelError
-from rag.model_catalog import CatalogModel
+from rag.generation.model_catalog import CatalogModel
 
 CHUNK = 1 << 20
 Progress = Callable[[str, int, int], None]  # (stage, bytes done, bytes total)

@@ -1,7 +1,7 @@
 """Context packing: what the model reads, as numbered sources under a token budget (the model's own tokenizer).
 
 Two ways, both labelling each source with its document title and page, and both leaving out sentences that
-address the model instead of a reader (`rag.injection`):
+address the model instead of a reader (`rag.answer.injection`):
 - `select_passages` (the default): the sentences that best answer the question, the best one with its
   neighbours, grouped by document in document order. On CPU every prompt token costs about 10 ms with the
   1.5B model; on 300 SQuAD dev questions 200 tokens of such sentences held the gold answer as often (0.92) as
@@ -16,8 +16,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from rag.injection import speaks_to_the_model
-from rag.retrieval import Hit
+from rag.answer.injection import speaks_to_the_model
+from rag.retrieval.hybrid import Hit
 from rag.text import sentences
 
 MIN_PARTIAL_TOKENS = 48  # a cut source shorter than this is not worth its label
@@ -116,7 +116,7 @@ RANK_PRIOR = 0.1
 
 def select_passages(ranked: list, hits: list[Hit], count_tokens: Callable[[str], int], budget: int,
                     window: int = 1) -> list[Source]:
-    """Sources made of the best sentences (`rag.answering.rank_sentences`, best first) while they fit `budget`:
+    """Sources made of the best sentences (`rag.answer.evidence.rank_sentences`, best first) while they fit `budget`:
     the best sentence comes with `window` neighbours on each side, for the context a pronoun or a list needs."""
     picked: dict[int, dict[int, tuple[int, Hit]]] = {}  # document -> absolute start -> (absolute end, hit)
     order: list[int] = []  # documents in order of their best sentence

@@ -19,8 +19,8 @@ from pathlib import Path
 from typing import Protocol
 
 from rag.errors import ContextOverflowError, ModelError
-from rag.llama_sampling import generate_tokens
-from rag.prompt_cache import PrefixCache
+from rag.generation.llama_sampling import generate_tokens
+from rag.generation.prompt_cache import PrefixCache
 from rag.settings import GeneratorSettings
 
 

@@ -44,7 +44,7 @@ _NAME = re.compile(r"(?<=[a-z0-9,;:)] )[A-Z][A-Za-z]+")
 
 FEATURES = ("cosine_top1", "cosine_top3", "coverage_best", "coverage_window", "coverage_source",
             "coverage_max", "numbers_missing", "names_missing")
-# The combined judge's own features (`rag.combined_judge`): the model's and this judge's verdicts, log-odds.
+# The combined judge's own features (`rag.judges.combined`): the model's and this judge's verdicts, log-odds.
 MODEL_FEATURES = ("llm_logit", "alignment_logit")
 
 

@@ -2,7 +2,7 @@
 generated. One forward pass gives P(yes) from the next-token log-probabilities (`Generator.score_next`), so the
 verdict is a calibrated number, reproducible, and always parses.
 
-The prompt is the reader prompt that answers use (`rag.reader_prompt`), so the same model checks answers the
+The prompt is the reader prompt that answers use (`rag.answer.reader_prompt`), so the same model checks answers the
 way it was measured here. A long source is cut to the sentences most like the claim (with their neighbours, in
 document order) under `source_tokens`; the sentences of one claim share that source's evaluated state, so each
 further sentence costs only its own tokens.
@@ -14,9 +14,9 @@ import math
 
 import numpy as np
 
-from rag.generation import Generator
-from rag.judge import Verdict
-from rag.reader_prompt import YES_NO, reader_prompt, sources_block, supported_task
+from rag.answer.reader_prompt import YES_NO, reader_prompt, sources_block, supported_task
+from rag.generation.generators import Generator
+from rag.judges.alignment import Verdict
 from rag.text import coverage, sentences
 
 SOURCE_LABEL = "[1] Source"

@@ -10,7 +10,7 @@ from functools import cached_property
 from pathlib import Path
 
 from rag.errors import ConfigError
-from rag.retrieval import Hit
+from rag.retrieval.hybrid import Hit
 
 
 class CrossEncoderReranker:

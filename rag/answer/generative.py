@@ -2,13 +2,13 @@
 
 Retrieve; abstain at once when the evidence is too weak (the same calibrated test as the extractive answerer);
 give the model the best sentences as numbered sources under a small token budget (prompt tokens dominate on
-CPU); with the model's checks on (`rag.answer_checks`), ask it first whether those sources state the answer and
+CPU); with the model's checks on (`rag.answer.checks`), ask it first whether those sources state the answer and
 decline when they do not; generate with a per-query citation grammar (or check citations afterwards when the
 grammar is switched off); verify every sentence against the sources it cites (with the checks, the model's
 scored verdict is weighed into the judge); ask whether the answer answers the question; then flag, strip or
 abstain as the answer mode says.
 
-The prompt is the reader prompt (`rag.reader_prompt`): a short instruction and made-up worked examples, the same
+The prompt is the reader prompt (`rag.answer.reader_prompt`): a short instruction and made-up worked examples, the same
 for every question, so their evaluated state is kept and each question pays only for its own sources. The checks
 use the same prompt with the same sources, so the sources are evaluated once per question. The model declines
 with a short "I don't know." (the form these models produce reliably), which becomes the product's abstention.
@@ -19,17 +19,17 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-from rag.answer_checks import ModelChecks
-from rag.answering import (ABSTENTION, Answer, Citation, abstained, apply_mode, citations_for, rank_sentences,
-                           verify)
-from rag.citations import citation_grammar, parse_cited
-from rag.context_packing import Source, pack_sources, select_passages
+from rag.answer.checks import ModelChecks
+from rag.answer.citation_grammar import citation_grammar, parse_cited
+from rag.answer.context_packing import Source, pack_sources, select_passages
+from rag.answer.contract import ABSTENTION, Answer, Citation, abstained, citations_for
+from rag.answer.evidence import apply_mode, rank_sentences, verify
+from rag.answer.reader_prompt import MODEL_ABSTENTION, question_task, reader_prompt, sources_block
 from rag.embedder import Embedder
 from rag.errors import ContextOverflowError
-from rag.generation import Generator, Prompt
-from rag.judge import Judge
-from rag.reader_prompt import MODEL_ABSTENTION, question_task, reader_prompt, sources_block
-from rag.retrieval import Filters, Retriever
+from rag.generation.generators import Generator, Prompt
+from rag.judges.alignment import Judge
+from rag.retrieval.hybrid import Filters, Retriever
 from rag.settings import AnswerSettings, GeneratorSettings
 
 SAFETY_TOKENS = 16  # tokens at the seams between prompt pieces may merge differently
@@ -51,7 +51,7 @@ class GenerativeAnswerer:
                  settings: AnswerSettings, generation: GeneratorSettings, max_sentences: int = 6,
                  checks: ModelChecks | None = None):
         self.retriever = retriever
-        self.checks = checks  # the model's own scored checks of its sources and answers (`rag.answer_checks`)
+        self.checks = checks  # the model's own scored checks of its sources and answers (`rag.answer.checks`)
         self.generator = generator
         self.embedder = embedder
         self.judge = judge
@@ -59,6 +59,11 @@ class GenerativeAnswerer:
         self.generation = generation
         self.max_sentences = max_sentences
         self.name = generator.name
+
+    @property
+    def description(self) -> str:
+        grammar = "citations enforced by grammar" if self.generation.grammar else "citations checked after"
+        return f"answerer: {self.name} ({grammar})"
 
     @property
     def model_info(self) -> dict:

@@ -12,9 +12,9 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from rag.generation import Generator
-from rag.llm_judge import logit, p_yes
-from rag.reader_prompt import answerable_task, answers_task, supported_task
+from rag.answer.reader_prompt import answerable_task, answers_task, supported_task
+from rag.generation.generators import Generator
+from rag.judges.llm import logit, p_yes
 
 
 @dataclass(frozen=True)

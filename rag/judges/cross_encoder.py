@@ -9,7 +9,7 @@ from __future__ import annotations
 from functools import cached_property
 from pathlib import Path
 
-from rag.judge import Verdict, read_card
+from rag.judges.alignment import Verdict, read_card
 from rag.text import sentences
 
 

@@ -2,7 +2,7 @@
 about them (are they enough to answer, does a sentence follow from them, does an answer answer).
 
 Every prompt has the same fixed prefix (a short instruction and made-up worked examples, evaluated once and
-kept; `rag.prompt_cache`), then the numbered sources as the `context` of the user's message, then the task.
+kept; `rag.generation.prompt_cache`), then the numbered sources as the `context` of the user's message, then the task.
 Because the sources are tokenized on their own, the checks of an answer reuse the KV cells that the answer
 already computed for them: a check costs only its own few dozen tokens. The examples are no part of any
 evaluation set.
@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from rag.generation import Prompt
+from rag.generation.generators import Prompt
 
 MODEL_ABSTENTION = "I don't know."
 SYSTEM_PROMPT = (

@@ -14,8 +14,8 @@ from typing import Literal, Protocol
 import numpy as np
 from sqlalchemy import select
 
-from rag.collection_index import CollectionIndex
 from rag.embedder import Embedder
+from rag.index.collection_index import CollectionIndex
 from rag.settings import RetrievalSettings, Settings
 from rag.store import Chunk, Collection, Document, Store
 
@@ -116,12 +116,12 @@ class HybridRetriever:
     def open(cls, store: Store, settings: Settings, embedder: Embedder, collection: str) -> HybridRetriever:
         with store.session() as session:
             coll = store.collection(session, collection)
-        from rag.collection_index import check_model
+        from rag.index.collection_index import check_model
 
         check_model(coll, embedder.model_id)
         reranker = None
         if settings.retrieval.reranker:
-            from rag.reranker import CrossEncoderReranker
+            from rag.retrieval.reranker import CrossEncoderReranker
 
             device = "cpu" if settings.embedding.device == "auto" else settings.embedding.device
             reranker = CrossEncoderReranker(settings.retrieval.reranker, device)

@@ -31,7 +31,7 @@ class CatalogModel:
     size: int  # bytes
     sha256: str
     licence: str
-    notice: str  # the licence notice shipped in rag/licences/
+    notice: str  # the licence notice shipped in rag/generation/licences/
     wheels: tuple[Wheel, ...]
     about: str
 

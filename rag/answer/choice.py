@@ -1,0 +1,45 @@
+"""Which answerer a question gets: the active GGUF model (`rag.generation.model_files.active_model`), else the offline
+extractive one.
+
+Used by every entry point (CLI, UI, evaluation) so that all of them say the same thing about what is active.
+"""
+
+from __future__ import annotations
+
+from rag.answer.checks import ModelChecks
+from rag.answer.contract import Answerer
+from rag.answer.extractive import ExtractiveAnswerer
+from rag.answer.generative import GenerativeAnswerer
+from rag.embedder import Embedder
+from rag.generation.generators import Generator, LlamaCppGenerator
+from rag.generation.model_files import ActiveModel, active_model
+from rag.judges.choice import build_judge
+from rag.judges.combined import COMBINED_WEIGHTS, CombinedJudge
+from rag.retrieval.hybrid import Retriever
+from rag.settings import AnswerSettings, Settings
+
+
+def build_answerer(settings: Settings, retriever: Retriever, embedder: Embedder,
+                   answer: AnswerSettings | None = None, generator: Generator | None = None
+                   ) -> Answerer:
+    answer = answer or settings.answer
+    if generator is None:
+        model = active_model(settings)
+        if model is None:
+            return ExtractiveAnswerer(retriever, embedder, build_judge(answer.judge, embedder), answer)
+        generator = model_generator(settings, model)
+    judge = build_judge(answer.judge, embedder, generator)
+    checks = ModelChecks(generator) if answer.checks else None
+    if checks and answer.judge == "alignment":  # the default judge, with the model's verdict weighed in
+        judge = CombinedJudge(judge, COMBINED_WEIGHTS)
+    return GenerativeAnswerer(retriever, generator, embedder, judge, answer, settings.generator, checks=checks)
+
+
+def model_generator(settings: Settings, model: ActiveModel) -> LlamaCppGenerator:
+    return LlamaCppGenerator(model.path, settings.generator, sha256=model.sha256,
+                             cache_dir=settings.models_dir / "prompt-cache")
+
+
+def describe(answerer: Answerer) -> str:
+    """One line saying which answerer is active (shown by the CLI, the UI and the API)."""
+    return answerer.description
