@@ -27,6 +27,7 @@ from pathlib import Path
 from evals.answer_metrics import contains_gold, exact_match, f1, strip_citations
 from rag.answer.contract import Answer, Answerer
 from rag.judges.alignment import Judge
+from rag.sources import source_file
 
 
 @dataclass
@@ -76,7 +77,7 @@ def _gold_found(question: EvalQuestion, answer: Answer) -> float | None:
     if not question.gold:
         return None
     shown = answer.citations or answer.closest
-    names = {Path(c.document.split("#")[0]).name for c in shown} | {c.document for c in shown}
+    names = {source_file(c.document).name for c in shown} | {c.document for c in shown}
     chunks = {c.chunk_id for c in shown}
     found = [g for g in question.gold if g.get("chunk_id") in chunks or g.get("document") in names]
     return len(found) / len(question.gold)

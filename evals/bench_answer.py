@@ -16,12 +16,12 @@ from pathlib import Path
 import typer
 
 from evals.bench_query import SAMPLE_QUESTIONS, _machine, _record
-from ingest.bench import bench_app
+from ingest.bench import bench_group
 from rag.cli.context import context
 
 
-def register(app: typer.Typer) -> None:  # the `bench` group belongs to ingest.bench
-    bench_app.command("answer")(bench_answer)
+def register(app: typer.Typer) -> None:
+    bench_group(app).command("answer")(bench_answer)
 
 
 def _percentiles(values: list[float]) -> dict:

@@ -17,7 +17,7 @@ import numpy as np
 import typer
 from sqlalchemy import insert
 
-from ingest.bench import bench_app
+from ingest.bench import bench_group
 from rag.cli.context import context
 from rag.index.collection_index import CollectionIndex
 from rag.index.faiss_index import FaissIndex, choose_factory
@@ -26,8 +26,8 @@ from rag.store import Chunk, Collection, Document, Store
 from rag.workspace import Workspace
 
 
-def register(app: typer.Typer) -> None:  # the `bench` group belongs to ingest.bench
-    bench_app.command("query")(bench_query)
+def register(app: typer.Typer) -> None:
+    bench_group(app).command("query")(bench_query)
 
 
 def _sentences(corpus: Path, limit: int = 50_000) -> list[str]:

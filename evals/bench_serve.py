@@ -21,12 +21,12 @@ from pathlib import Path
 import typer
 
 from evals.bench_query import SAMPLE_QUESTIONS, _machine, _record
-from ingest.bench import bench_app
+from ingest.bench import bench_group
 from rag.cli.context import context
 
 
-def register(app: typer.Typer) -> None:  # the `bench` group belongs to ingest.bench
-    bench_app.command("serve")(bench_serve)
+def register(app: typer.Typer) -> None:
+    bench_group(app).command("serve")(bench_serve)
 
 
 def _summary(seconds: list[float], counted: str = "requests") -> dict:
@@ -81,7 +81,6 @@ def bench_serve(
     statuses: dict[str, dict[str, int]] = {name: {} for name in ("retrieve", "embeddings", "chat")}
     errors: list[str] = []
     gave_up = {"chat": 0, "retrieve": 0, "embeddings": 0}
-    statements: list[float] = []  # seconds per SQL statement while the ingest runs
     lock = threading.Lock()
     ingesting = threading.Event()
     work = ([("retrieve", i) for i in range(retrievals)] + [("embeddings", i) for i in range(embeddings)]
@@ -127,19 +126,8 @@ def bench_serve(
                         break
                     time.sleep(float(response.headers.get("Retry-After", "1")))
 
-    from sqlalchemy import event
-
-    def before(_conn, _cursor, _statement, _parameters, context, _many):
-        context._bench_started = time.perf_counter()
-
-    def after(_conn, _cursor, _statement, _parameters, context, _many):
-        if ingesting.is_set():
-            statements.append(time.perf_counter() - context._bench_started)
-
-    event.listen(app.store.engine, "before_cursor_execute", before)
-    event.listen(app.store.engine, "after_cursor_execute", after)
     try:
-        with serving(app) as url:
+        with app.store.statement_seconds(ingesting.is_set) as statements, serving(app) as url:
             with httpx.Client(headers={"Authorization": f"Bearer {key}"}, timeout=600) as http:
                 request(http, url, "chat", 0)  # loads the model: a cold start is not load
                 job = http.post(f"{url}/v1/collections/bench-serve-ingest/documents",
@@ -160,8 +148,6 @@ def bench_serve(
                 load_seconds = time.perf_counter() - load_started
                 queue = http.get(f"{url}/v1/health").json()["queue"]
     finally:
-        event.remove(app.store.engine, "before_cursor_execute", before)
-        event.remove(app.store.engine, "after_cursor_execute", after)
         revoke_key(app.store, key_name)
     result = {
         "benchmark": "serve", "machine": _machine(), "clients": clients, "answerer": model,

@@ -1,4 +1,5 @@
-"""`rag eval ...` commands. Registered through the `groundwork.commands` entry point."""
+"""`rag eval retrieval|squad`, and what every evaluation command shares (`finish_run`). Each evals command
+module attaches itself through the `groundwork.commands` entry point (`register`)."""
 
 from __future__ import annotations
 
@@ -12,17 +13,20 @@ from evals.beir import load_beir
 from evals.retrieval_eval import evaluate_retrieval
 from evals.squad import load_squad, write_squad_as_beir
 from evals.squad_eval import evaluate_squad, spread
+from rag.cli import command_group
 from rag.cli.context import context
 
-eval_app = typer.Typer(no_args_is_help=True, help="Measure retrieval, answers and faithfulness.")
+EVAL_HELP = "Measure retrieval, answers and faithfulness."
+
+
+def eval_group(app: typer.Typer) -> typer.Typer:
+    return command_group(app, "eval", EVAL_HELP)
 
 
 def register(app: typer.Typer) -> None:
-    import evals.cli_answers  # noqa: F401 - their commands join eval_app
-    import evals.cli_judges  # noqa: F401
-    import evals.cli_runs  # noqa: F401
-
-    app.add_typer(eval_app, name="eval")
+    group = eval_group(app)
+    group.command("retrieval")(retrieval)
+    group.command("squad")(squad)
 
 
 def finish_run(app, kind: str, dataset: Path, metrics: dict, items: list[dict], seconds: float,
@@ -53,7 +57,6 @@ def finish_run(app, kind: str, dataset: Path, metrics: dict, items: list[dict], 
     return run_id
 
 
-@eval_app.command("retrieval")
 def retrieval(
     ctx: typer.Context,
     folder: Path = typer.Argument(..., help="A BEIR folder (corpus.jsonl, queries.jsonl, qrels/*.tsv) or a "
@@ -93,7 +96,6 @@ def retrieval(
     app.console.print(table)
 
 
-@eval_app.command("squad")
 def squad(
     ctx: typer.Context,
     path: Path = typer.Argument(..., help="A SQuAD JSON file (v1.1 or v2.0)."),

@@ -7,11 +7,14 @@ from pathlib import Path
 
 import typer
 
-from evals.cli import eval_app, finish_run
+from evals.cli import eval_group, finish_run
 from rag.cli.context import context
 
 
-@eval_app.command("answers")
+
+def register(app: typer.Typer) -> None:
+    eval_group(app).command("answers")(answers_command)
+
 def answers_command(
     ctx: typer.Context,
     dataset: Path = typer.Argument(..., help="Evaluation set: JSONL (see evals/answers_eval.py) or SQuAD JSON."),

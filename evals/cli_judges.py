@@ -9,9 +9,15 @@ from pathlib import Path
 
 import typer
 
-from evals.cli import eval_app, finish_run
+from evals.cli import eval_group, finish_run
 from rag.cli.context import context
 
+
+
+def register(app: typer.Typer) -> None:
+    group = eval_group(app)
+    group.command("judge")(judge_command)
+    group.command("train-judge")(train_judge_command)
 
 def judge_for(app, name: str):
     """Any judge the answerer can use (`rag.judges.choice.build_judge`); the ones that read are given the active
@@ -26,7 +32,6 @@ def judge_for(app, name: str):
         raise typer.BadParameter(str(exc), param_hint="--judge") from exc
 
 
-@eval_app.command("judge")
 def judge_command(
     ctx: typer.Context,
     pairs_file: Path = typer.Argument(..., help="Faithfulness pairs: JSONL or JSONL.gz rows with context, claim, "
@@ -66,7 +71,6 @@ def judge_command(
                model=model)
 
 
-@eval_app.command("train-judge")
 def train_judge_command(
     ctx: typer.Context,
     pairs_files: list[Path] = typer.Argument(None, help="Labelled pair files (JSONL or JSONL.gz)."),

@@ -6,11 +6,17 @@ import json
 
 import typer
 
-from evals.cli import eval_app
+from evals.cli import eval_group
 from rag.cli.context import context
 
 
-@eval_app.command("runs")
+
+def register(app: typer.Typer) -> None:
+    group = eval_group(app)
+    group.command("runs")(runs_command)
+    group.command("report")(report_command)
+    group.command("compare")(compare_command)
+
 def runs_command(ctx: typer.Context, as_json: bool = typer.Option(False, "--json")) -> None:
     """The stored evaluation runs, newest first."""
     from rich.table import Table
@@ -31,7 +37,6 @@ def runs_command(ctx: typer.Context, as_json: bool = typer.Option(False, "--json
     app.console.print(table)
 
 
-@eval_app.command("report")
 def report_command(ctx: typer.Context, run: int = typer.Argument(..., help="Run id (`rag eval runs`).")) -> None:
     """Writes the run's HTML, Markdown and JSON report again and prints their paths."""
     from evals.reports import judge_agreement_note, write_report
@@ -45,7 +50,6 @@ def report_command(ctx: typer.Context, run: int = typer.Argument(..., help="Run 
         print(f"{kind}: {path}")
 
 
-@eval_app.command("compare")
 def compare_command(
     ctx: typer.Context,
     run_a: int = typer.Argument(..., help="The baseline run."),

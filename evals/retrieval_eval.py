@@ -8,6 +8,7 @@ import time
 from evals.beir import BeirDataset
 from evals.metrics import average_precision, hit_at_k, ndcg_at_k, precision_at_k, recall_at_k, reciprocal_rank
 from rag.retrieval.hybrid import Method, Retriever
+from rag.sources import source_key
 
 DOCS_RANKED = 100
 
@@ -17,7 +18,7 @@ def ranked_documents(retriever: Retriever, query: str, method: Method, depth: in
     hits = retriever.retrieve(query, k=depth * 3, method=method)
     seen: dict[str, None] = {}
     for hit in hits:
-        seen.setdefault(hit.source.rsplit("#", 1)[-1], None)
+        seen.setdefault(source_key(hit.source), None)
     return list(seen)[:depth]
 
 

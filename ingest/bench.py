@@ -16,19 +16,25 @@ from sqlalchemy import func, select
 
 from ingest.chunking import embed_text
 from ingest.pipeline import Ingester
+from rag.cli import command_group
 from rag.cli.context import context
 from rag.runs import flat_metrics, save_run
 from rag.store import Chunk, Document, Store
 
-bench_app = typer.Typer(no_args_is_help=True, help="Benchmarks (print JSON).")
 FORMATS = ("txt", "md", "html", "docx", "pdf")
+
+
+def bench_group(app: typer.Typer) -> typer.Typer:
+    """`rag bench ...`: every benchmark, from whichever package, joins this group."""
+    return command_group(app, "bench", "Benchmarks (print JSON).")
 
 
 def register(app: typer.Typer) -> None:
     from ingest.bench_ocr import bench_ocr
 
-    bench_app.command("ocr")(bench_ocr)
-    app.add_typer(bench_app, name="bench")
+    group = bench_group(app)
+    group.command("ingest")(bench_ingest)
+    group.command("ocr")(bench_ocr)
 
 
 def _records(source: Path, limit: int) -> list[dict]:
@@ -82,7 +88,6 @@ def _write_pdf(path: Path, group: list[dict]) -> None:
     SimpleDocTemplate(str(path)).build(story)
 
 
-@bench_app.command("ingest")
 def bench_ingest(
     ctx: typer.Context,
     source: Path = typer.Option(Path("../shared/data/retrieval/scifact/corpus.jsonl"), help="A BEIR corpus.jsonl."),

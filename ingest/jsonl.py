@@ -10,6 +10,7 @@ from pathlib import Path
 
 from ingest.encodings import SAMPLE_BYTES, detect_encoding
 from rag.settings import IngestSettings
+from rag.sources import record_source
 
 
 @dataclass
@@ -62,7 +63,7 @@ def _record(path: Path, number: int, line: str, digest: str, settings: IngestSet
         return JsonlRecord(where, digest, None,
                            f"line {number} has none of the id fields {settings.jsonl_id_fields} "
                            "(RAG_INGEST__JSONL_ID_FIELDS)")
-    source = f"{path}#{doc_id}"
+    source = record_source(path, doc_id)
     text = row.get(settings.jsonl_text_field)
     if not isinstance(text, str) or not text.strip():
         return JsonlRecord(source, digest, None,

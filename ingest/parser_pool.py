@@ -18,13 +18,13 @@ import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypedDict
 
+from rag import offline
 from rag.settings import IngestSettings
 
-OFFLINE_ENV = {"DO_NOT_TRACK": "1", "UNSTRUCTURED_DISABLE_NOTICE": "1", "HF_HUB_OFFLINE": "1",
-               "TRANSFORMERS_OFFLINE": "1", "SCARF_NO_ANALYTICS": "true", "ANONYMIZED_TELEMETRY": "False"}
 # Tesseract's OpenMP threads would compete with the embedder for the cores; parallel OCR comes from workers.
-WORKER_ENV = {**OFFLINE_ENV, "OMP_THREAD_LIMIT": "1"}
+WORKER_ENV = {**offline.ENV, "OMP_THREAD_LIMIT": "1"}
 STARTUP_TIMEOUT_S = 120.0
 PARSED_AHEAD = 64  # parsed files held for the embedder at most
 
@@ -42,11 +42,21 @@ class _Stopped(Exception):
     """The consumer stopped reading results; the pool shuts down."""
 
 
+class ParseResult(TypedDict, total=False):
+    """What a parser process returns for a file (as JSON over its pipe)."""
+
+    elements: list[dict]  # {"text", "category", "page", ...} in reading order
+    filetype: str
+    parser: str
+    pages: int | None
+    notes: list[str]  # read by content, OCR'd, converted ...
+
+
 @dataclass
 class ParseOutcome:
     key: object
     path: Path
-    result: dict | None  # {"elements", "filetype", "parser", "pages"}
+    result: ParseResult | None
     error: str | None
     seconds: float
 

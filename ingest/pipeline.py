@@ -14,9 +14,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from itertools import chain
 from pathlib import Path
+from typing import TypedDict
 
 import numpy as np
-from sqlalchemy import select
 
 from ingest.chunking import ChunkedDocument, Chunker
 from ingest.discover import discover
@@ -27,11 +27,26 @@ from rag.embedder import Embedder
 from rag.hashing import sha256_file
 from rag.index.collection_index import CollectionIndex, check_model
 from rag.settings import Settings
-from rag.store import Chunk, Collection, Document, IngestRun, Store
-from rag.store.tables import utcnow
+from rag.sources import source_file
+from rag.store import Chunk, Collection, Store
 
 EMBED_GROUP_CHUNKS = 256  # chunks gathered before one embed call + one commit
-Progress = Callable[[str, dict], None]
+class FileFailure(TypedDict):
+    """A file that could not be ingested, and why (in the summary, the JSON and the API's job status)."""
+
+    path: str
+    reason: str
+
+
+class FileNotes(TypedDict):
+    """A file ingested with remarks (read by content, OCR'd, converted...)."""
+
+    path: str
+    notes: list[str]
+
+
+# Progress events: ("start", {"files", "skipped"}) once, then ("documents", {"documents", "chunks"}) per group.
+Progress = Callable[[str, dict[str, int]], None]
 
 
 @dataclass
@@ -40,8 +55,8 @@ class IngestSummary:
     files_seen: int = 0
     ingested: int = 0
     skipped: int = 0
-    failed: list[dict] = field(default_factory=list)
-    noted: list[dict] = field(default_factory=list)  # ingested, with notes: {"path", "notes"}
+    failed: list[FileFailure] = field(default_factory=list)
+    noted: list[FileNotes] = field(default_factory=list)  # ingested, with notes
     removed: int = 0
     chunks_added: int = 0
     chunks_removed: int = 0
@@ -87,13 +102,12 @@ class Ingester:
         summary.files_seen = len(found.files)
         summary.failed += [{"path": str(p), "reason": r} for p, r in found.refused]
         with self.store.session() as session:
-            exists = session.scalar(select(Collection.id).where(Collection.name == collection)) is not None
+            exists = self.store.collection_exists(session, collection)
             coll = self.store.collection(session, collection, create=True) if exists or not dry_run else None
             known = {}
             if coll is not None:
                 check_model(coll, self.embedder.model_id)
-                known = {d.source: d for d in
-                         session.scalars(select(Document).where(Document.collection_id == coll.id))}
+                known = self.store.documents_by_source(session, coll.id)
         to_parse, jsonl_files, seen = self._plan(found.files, known, summary)
         timings["discover"] = time.perf_counter() - started
         if dry_run:
@@ -160,8 +174,7 @@ class Ingester:
 
     def _touch(self, document_id: int, stat: os.stat_result) -> None:
         with self.store.session() as session:
-            doc = session.get(Document, document_id)
-            doc.size, doc.mtime_ns = stat.st_size, stat.st_mtime_ns
+            self.store.touch_document(session, document_id, stat.st_size, stat.st_mtime_ns)
 
     # -- producing documents -------------------------------------------------------------------
     def _parsed_documents(self, to_parse, known, summary, timings, workers):
@@ -219,7 +232,7 @@ class Ingester:
                 self._record_failure(source, sha256_file(path), stat, file_error(errors, lines), previous, summary)
             elif previous is not None and previous.status == "failed":  # its bad lines were fixed
                 with self.store.session() as session:
-                    session.delete(session.get(Document, previous.id))
+                    self.store.remove_document(session, previous.id)
                 del known[source]
 
     # -- committing ----------------------------------------------------------------------------
@@ -246,14 +259,17 @@ class Ingester:
         added: list[Chunk] = []
         with self.store.session() as session:
             if coll.embedding_model is None:
-                stored = session.get(Collection, coll.id)
-                stored.embedding_model, stored.embedding_dim = model, self.embedder.dim
-                coll.embedding_model, coll.embedding_dim = model, self.embedder.dim
+                self.store.set_embedding_model(session, coll, model, self.embedder.dim)
             self.store.add_embeddings(session, model, fresh)
-            for pending in group:
-                document = self._upsert_document(session, coll, pending, removed_ids)
-                chunks = [_chunk_row(document.id, spec, pending.doc.page_stats) for spec in pending.doc.chunks]
-                session.add_all(chunks)
+            for p in group:
+                chunks = [_chunk_row(spec, p.doc.page_stats) for spec in p.doc.chunks]
+                _, removed = self.store.replace_document(session, coll.id, p.source, p.previous_id, {
+                    "sha256": p.sha256, "size": p.size, "mtime_ns": p.mtime_ns, "filetype": p.filetype,
+                    "parser": p.parser, "status": "ingested", "error": None,
+                    "title": p.doc.title or source_file(p.source).stem, "text": p.doc.text,
+                    "page_count": p.doc.page_count, "page_stats": p.doc.page_stats or None,
+                    "notes": p.notes or None}, chunks)
+                removed_ids.extend(removed)
                 added.extend(chunks)
             session.flush()
         timings["store"] += time.perf_counter() - t
@@ -268,44 +284,23 @@ class Ingester:
         summary.chunks_removed += len(removed_ids)
         self.progress("documents", {"documents": len(group), "chunks": len(added)})
 
-    def _upsert_document(self, session, coll: Collection, p: _Pending, removed_ids: list[int]) -> Document:
-        document = session.get(Document, p.previous_id) if p.previous_id else None
-        if document is None:
-            document = Document(collection_id=coll.id, source=p.source)
-            session.add(document)
-        else:
-            removed_ids.extend(self.store.delete_document_chunks(session, document.id))
-        document.sha256, document.size, document.mtime_ns = p.sha256, p.size, p.mtime_ns
-        document.filetype, document.parser, document.status, document.error = p.filetype, p.parser, "ingested", None
-        document.title, document.text = p.doc.title or Path(p.source.split("#")[0]).stem, p.doc.text
-        document.page_count, document.page_stats = p.doc.page_count, p.doc.page_stats or None
-        document.notes = p.notes or None
-        session.flush()
-        return document
-
     def _record_failure(self, source, sha, stat, reason, previous, summary) -> None:
         """A file that fails is recorded with its reason; an earlier good version stays searchable."""
         summary.failed.append({"path": source, "reason": reason})
         with self.store.session() as session:
+            coll = self.store.collection(session, summary.collection)
+            self.store.record_failed_document(session, coll.id, source, previous, {
+                "sha256": sha, "size": stat.st_size, "mtime_ns": stat.st_mtime_ns}, reason)
             if previous is not None and previous.status == "ingested":
-                session.get(Document, previous.id).error = f"the latest version could not be ingested: {reason}"
                 return
-            document = session.get(Document, previous.id) if previous else None
-            if document is None:
-                coll = self.store.collection(session, summary.collection)
-                document = Document(collection_id=coll.id, source=source)
-                session.add(document)
-            document.sha256, document.size, document.mtime_ns = sha, stat.st_size, stat.st_mtime_ns
-            document.status, document.error, document.text = "failed", reason, None
         self.progress("documents", {"documents": 1, "chunks": 0})
 
     def _remove_missing(self, coll, known, seen, roots, index, summary) -> None:
-        gone = [d for s, d in known.items() if s not in seen and _under(s.split("#")[0], roots)]
+        gone = [d for s, d in known.items() if s not in seen and _under(str(source_file(s)), roots)]
         removed: list[int] = []
         with self.store.session() as session:
             for doc in gone:
-                removed.extend(self.store.delete_document_chunks(session, doc.id))
-                session.delete(session.get(Document, doc.id))
+                removed.extend(self.store.remove_document(session, doc.id))
         index.remove(removed)
         summary.removed += len(gone)
         summary.chunks_removed += len(removed)
@@ -313,23 +308,19 @@ class Ingester:
     # -- run bookkeeping -----------------------------------------------------------------------
     def _start_run(self, coll: Collection) -> int:
         with self.store.session() as session:
-            run = IngestRun(collection_id=coll.id, status="running")
-            session.add(run)
-            session.flush()
-            return run.id
+            return self.store.start_ingest_run(session, coll.id)
 
     def _finish_run(self, run_id: int, summary: IngestSummary) -> None:
         with self.store.session() as session:
-            run = session.get(IngestRun, run_id)
-            run.status, run.finished_at, run.seconds = "done", utcnow(), summary.seconds
-            run.files_seen, run.ingested, run.skipped = summary.files_seen, summary.ingested, summary.skipped
-            run.failed, run.errors = len(summary.failed), summary.failed
-            run.chunks_added, run.chunks_removed, run.timings = (summary.chunks_added, summary.chunks_removed,
-                                                                 summary.timings)
+            self.store.finish_ingest_run(
+                session, run_id, seconds=summary.seconds, files_seen=summary.files_seen, ingested=summary.ingested,
+                skipped=summary.skipped, failed=len(summary.failed), errors=summary.failed,
+                chunks_added=summary.chunks_added, chunks_removed=summary.chunks_removed, timings=summary.timings)
 
 
-def _chunk_row(document_id: int, spec, page_stats: dict) -> Chunk:
-    return Chunk(document_id=document_id, ordinal=spec.ordinal, text=spec.text, section_path=spec.section_path,
+def _chunk_row(spec, page_stats: dict) -> Chunk:
+    """A chunk's row; its document is set when the document is stored (`Store.replace_document`)."""
+    return Chunk(ordinal=spec.ordinal, text=spec.text, section_path=spec.section_path,
                  page_start=spec.page_start, page_end=spec.page_end, char_start=spec.char_start,
                  char_end=spec.char_end, token_count=spec.token_count, content_hash=spec.content_hash,
                  ocr_confidence=_ocr_confidence(spec, page_stats))

@@ -14,8 +14,6 @@ from __future__ import annotations
 
 import re
 
-from sqlalchemy import select
-
 from rag.answer.contract import Answer
 from rag.store import Store
 from rag.store.tables import ChatMessage, ChatSession
@@ -57,55 +55,40 @@ def rewrite_with_model(generator, question: str, previous: str | None) -> str:
 
 def start_session(store: Store, collection_id: int, title: str) -> int:
     with store.session() as session:
-        chat = ChatSession(collection_id=collection_id, title=title[:200])
-        session.add(chat)
-        session.flush()
-        return chat.id
+        return store.add_chat(session, collection_id, title)
 
 
 def record_turn(store: Store, session_id: int, question: str, standalone: str, answer: Answer) -> None:
     with store.session() as session:
-        session.add(ChatMessage(session_id=session_id, role="user", content=question, standalone=standalone))
-        session.add(ChatMessage(session_id=session_id, role="assistant", content=answer.answer,
-                                answer=answer.to_json()))
+        store.add_turn(session, session_id, question, standalone, answer.answer, answer.to_json())
 
 
 def last_standalone(store: Store, session_id: int) -> str | None:
     with store.session() as session:
-        return session.scalar(
-            select(ChatMessage.standalone).where(ChatMessage.session_id == session_id, ChatMessage.role == "user")
-            .order_by(ChatMessage.id.desc()).limit(1))
+        return store.last_standalone(session, session_id)
 
 
 def list_sessions(store: Store, collection_id: int) -> list[ChatSession]:
     with store.session() as session:
-        return list(session.scalars(select(ChatSession).where(ChatSession.collection_id == collection_id)
-                                    .order_by(ChatSession.id.desc())))
+        return store.chats(session, collection_id)
 
 
 def session_messages(store: Store, session_id: int) -> list[ChatMessage]:
     with store.session() as session:
-        return list(session.scalars(select(ChatMessage).where(ChatMessage.session_id == session_id)
-                                    .order_by(ChatMessage.id)))
+        return store.chat_messages(session, session_id)
 
 
 def rename_session(store: Store, session_id: int, title: str) -> None:
     with store.session() as session:
-        chat = session.get(ChatSession, session_id)
-        if chat is not None:
-            chat.title = title.strip()[:200] or chat.title
+        store.rename_chat(session, session_id, title)
 
 
 def delete_session(store: Store, session_id: int) -> None:
     with store.session() as session:
-        chat = session.get(ChatSession, session_id)
-        if chat is not None:
-            session.delete(chat)
+        store.delete_chat(session, session_id)
 
 
 def record_feedback(store: Store, message_id: int, helpful: bool, comment: str = "") -> None:
     """Thumbs up/down (and an optional comment) on an assistant message."""
     with store.session() as session:
-        message = session.get(ChatMessage, message_id)
-        if message is not None and message.role == "assistant":
-            message.feedback = {"helpful": helpful, "comment": comment.strip()[:2000]}
+        store.set_feedback(session, message_id, {"helpful": helpful, "comment": comment.strip()[:2000]})

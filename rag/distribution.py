@@ -1,4 +1,4 @@
-"""Checks that the import packages rag, ingest and evals are this distribution's, not a namesake's."""
+"""Checks that the import packages rag, ingest, evals and ui are this distribution's, not a namesake's."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 DISTRIBUTION = "groundwork-rag"
-IMPORT_PACKAGES = ("rag", "ingest", "evals")
+IMPORT_PACKAGES = ("rag", "ingest", "evals", "ui")
 
 
 def ownership_problems() -> list[str]:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
-
 from rag.index.collection_index import CollectionIndex, index_path
 from rag.settings import IngestSettings, Settings
 from rag.store import Collection, Document, Store
@@ -15,11 +13,7 @@ def delete_documents(store: Store, settings: Settings, collection: Collection, d
     removed: list[int] = []
     with store.session() as session:
         for doc_id in document_ids:
-            document = session.get(Document, doc_id)
-            if document is None or document.collection_id != collection.id:
-                continue
-            removed.extend(store.delete_document_chunks(session, doc_id))
-            session.delete(document)
+            removed.extend(store.delete_document(session, collection.id, doc_id) or [])
     index.remove(removed)
     index.save()
     return len(removed)
@@ -29,17 +23,14 @@ def delete_collection(store: Store, settings: Settings, name: str) -> None:
     with store.session() as session:
         collection = store.collection(session, name)
         path = index_path(settings, collection)
-        session.delete(collection)
+        store.delete_collection(session, collection)
     path.unlink(missing_ok=True)
 
 
 def find_documents(store: Store, collection: Collection, pattern: str) -> list[Document]:
     """Documents whose id equals pattern, or whose source contains it."""
     with store.session() as session:
-        query = select(Document).where(Document.collection_id == collection.id)
-        if pattern.isdigit():
-            return list(session.scalars(query.where(Document.id == int(pattern))))
-        return list(session.scalars(query.where(Document.source.contains(pattern))))
+        return store.find_documents(session, collection.id, pattern)
 
 
 def flagged_pages(page_stats: dict | None, settings: IngestSettings) -> dict[str, str]:

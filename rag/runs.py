@@ -11,8 +11,6 @@ import hashlib
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
-from sqlalchemy import select
-
 from rag.settings import Settings
 from rag.store import EvalRun, Store
 
@@ -60,31 +58,24 @@ def index_checksum(store: Store, collection: str | None) -> str | None:
 
 def save_run(store: Store, settings: Settings, kind: str, dataset: Path, metrics: dict, items: list[dict],
              seconds: float, collection: str | None = None, seed: int = 0) -> int:
-    run = EvalRun(kind=kind, dataset=str(dataset), dataset_sha256=dataset_sha256(dataset), collection=collection,
-                  index_checksum=index_checksum(store, collection),
-                  settings=settings.model_dump(mode="json"), versions=versions(), seed=seed, metrics=metrics,
-                  items=items, seconds=round(seconds, 2))
+    fields = dict(kind=kind, dataset=str(dataset), dataset_sha256=dataset_sha256(dataset), collection=collection,
+                  index_checksum=index_checksum(store, collection), settings=settings.model_dump(mode="json"),
+                  versions=versions(), seed=seed, metrics=metrics, items=items, seconds=round(seconds, 2))
     with store.session() as session:
-        session.add(run)
-        session.flush()
-        return run.id
+        return store.add_run(session, **fields)
 
 
 def load_run(store: Store, run_id: int) -> EvalRun:
     with store.session() as session:
-        run = session.get(EvalRun, run_id)
-        if run is None:
-            raise LookupError(f"no evaluation run {run_id}; `rag eval runs` lists them")
-        session.expunge(run)
-        return run
+        run = store.run(session, run_id)
+    if run is None:
+        raise LookupError(f"no evaluation run {run_id}; `rag eval runs` lists them")
+    return run
 
 
 def list_runs(store: Store) -> list[EvalRun]:
     with store.session() as session:
-        runs = list(session.scalars(select(EvalRun).order_by(EvalRun.id.desc())))
-        for run in runs:
-            session.expunge(run)
-        return runs
+        return store.runs(session)
 
 
 def flat_metrics(result: dict) -> dict:

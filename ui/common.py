@@ -6,10 +6,9 @@ from __future__ import annotations
 import os
 import re
 
-from rag.cli import OFFLINE_DEFAULTS  # noqa: E402 - the same offline environment as the CLI
+from rag import offline
 
-for _key, _value in OFFLINE_DEFAULTS.items():
-    os.environ.setdefault(_key, _value)
+offline.apply()  # before streamlit and the models are imported: the same environment as the CLI
 
 import streamlit as st  # noqa: E402
 

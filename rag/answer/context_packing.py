@@ -14,10 +14,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from rag.answer.injection import speaks_to_the_model
 from rag.retrieval.hybrid import Hit
+from rag.sources import source_file
 from rag.text import sentences
 
 MIN_PARTIAL_TOKENS = 48  # a cut source shorter than this is not worth its label
@@ -35,7 +35,7 @@ class Source:
 
     def __post_init__(self) -> None:
         first = self.hits[0]
-        name = Path(first.source.split("#")[0]).name
+        name = source_file(first.source).name
         pages = sorted({p for h in self.hits for p in (h.page_start, h.page_end) if p})
         page = "" if not pages else f", p. {pages[0]}" if len(pages) == 1 else f", pp. {pages[0]}-{pages[-1]}"
         title = first.title or name

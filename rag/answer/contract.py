@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 from typing import Protocol
 
 from rag.retrieval.hybrid import Filters, Hit
+from rag.sources import source_file
 
 ABSTENTION = "The documents don't answer this question."
 
@@ -91,7 +91,8 @@ def citations_for(hits: list[Hit]) -> list[Citation]:
 
 
 def describe_source(citation: Citation) -> str:
-    name = citation.title or Path(citation.document.split("#")[0]).name
+    file = source_file(citation.document)
+    name = citation.title or file.name
     page = f", p. {citation.page}" if citation.page else ""
     ocr = f", OCR confidence {citation.ocr_confidence:.0f}" if citation.ocr_confidence is not None else ""
-    return f"{name}{page} ({Path(citation.document.split('#')[0]).name}{ocr})"
+    return f"{name}{page} ({file.name}{ocr})"

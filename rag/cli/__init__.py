@@ -1,20 +1,18 @@
-"""The `rag` command. Packages that build on rag add sub-commands through the entry-point group
-`groundwork.commands` (a function taking the typer app), so this package never imports them."""
+"""The `rag` command. Every command module, rag's own and those of the packages built on it (ingest, evals,
+ui), is attached the same way: an entry point in the group `groundwork.commands` naming its
+`register(app)`, which adds its commands, and joins a shared group (`rag eval ...`, `rag bench ...`) through
+`command_group`. So rag never imports the packages above it."""
 
 from __future__ import annotations
 
-import os
 import sys
 from importlib.metadata import entry_points
 
 import typer
 
+from rag import offline
 from rag.cli.context import AppContext
 from rag.errors import RagError
-
-# Entry-point environment: keep every library offline and quiet before any of them is imported.
-OFFLINE_DEFAULTS = {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "DO_NOT_TRACK": "1",
-                    "UNSTRUCTURED_DISABLE_NOTICE": "1", "TOKENIZERS_PARALLELISM": "false"}
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
                   help="Groundwork: grounded answers from your own documents, offline.")
@@ -25,28 +23,26 @@ def _root(ctx: typer.Context) -> None:
     ctx.obj = AppContext.from_environment()
 
 
-def _register_builtin() -> None:
-    from rag.cli import ask, doctor, index_commands, library, models_commands, serve_commands, ui_command
-
-    ask.register(app)
-    doctor.register(app)
-    index_commands.register(app)
-    library.register(app)
-    models_commands.register(app)
-    serve_commands.register(app)
-    ui_command.register(app)
+def command_group(root: typer.Typer, name: str, help: str = "") -> typer.Typer:
+    """The sub-command group `name` (`rag NAME ...`), made by whichever module asks first."""
+    for info in root.registered_groups:
+        if info.name == name:
+            return info.typer_instance
+    group = typer.Typer(no_args_is_help=True, help=help)
+    root.add_typer(group, name=name)
+    return group
 
 
-def _register_plugins() -> None:
-    for entry in entry_points(group="groundwork.commands"):
-        entry.load()(app)
+def register_commands(root: typer.Typer) -> None:
+    """rag's own commands first, then those of the packages built on it, each in the order its package lists."""
+    entries = sorted(entry_points(group="groundwork.commands"), key=lambda e: not e.value.startswith("rag."))
+    for entry in entries:
+        entry.load()(root)
 
 
 def main() -> None:
-    for key, value in OFFLINE_DEFAULTS.items():
-        os.environ.setdefault(key, value)
-    _register_builtin()
-    _register_plugins()
+    offline.apply()  # before any library is imported
+    register_commands(app)
     try:
         app()
     except RagError as exc:

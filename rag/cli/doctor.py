@@ -11,12 +11,12 @@ from importlib.metadata import PackageNotFoundError, version
 
 import typer
 from rich.table import Table
-from sqlalchemy.engine import make_url
 
 from rag import system_packages
 from rag.cli.context import context
 from rag.distribution import ownership_problems
 from rag.embedder import cpu_has_bf16, resolve_model
+from rag.store.store import shown_url
 
 PACKAGES = ("groundwork-rag", "torch", "sentence-transformers", "transformers", "faiss-cpu", "faiss-gpu",
             "unstructured", "sqlalchemy", "alembic", "llama-cpp-python", "langchain-text-splitters")
@@ -66,7 +66,7 @@ def report(settings) -> dict:
         "python": platform.python_version(),
         "versions": {name: _version(name) for name in PACKAGES if _version(name)},
         "data_dir": str(settings.data_dir.resolve()),
-        "database_url": make_url(settings.resolved_database_url).render_as_string(hide_password=True),
+        "database_url": shown_url(settings.resolved_database_url),
         "embedding_model": {"id": model_id, "path": model_path, "precision": settings.embedding.precision,
                             "cpu_bf16": cpu_has_bf16()},
         "faiss": _faiss(),

@@ -23,11 +23,7 @@ def _collections(ctx, name):
     with app.store.session() as session:
         if name:
             return [app.store.collection(session, name)]
-        from sqlalchemy import select
-
-        from rag.store import Collection
-
-        return list(session.scalars(select(Collection).order_by(Collection.name)))
+        return [app.store.collection(session, n) for n in app.store.collection_names(session)]
 
 
 @index_app.command("info")

@@ -10,6 +10,7 @@ from rich.table import Table
 
 from rag.cli.context import context
 from rag.library import delete_collection, delete_documents, find_documents, flagged_pages
+from rag.sources import source_file
 
 docs_app = typer.Typer(no_args_is_help=True, help="The documents of a collection.")
 collections_app = typer.Typer(no_args_is_help=True, help="Collections of documents.")
@@ -38,7 +39,7 @@ def docs_list(ctx: typer.Context, collection: str = _collection_option(),
     table.columns[1].overflow = "fold"
     for r in records:
         status = "[green]ingested[/]" if r["status"] == "ingested" and not r["error"] else f"[red]{r['status']}[/]"
-        kind = Path(r["source"].split("#")[0]).suffix.lstrip(".") or str(r["type"] or "")
+        kind = source_file(r["source"]).suffix.lstrip(".") or str(r["type"] or "")
         table.add_row(str(r["id"]), _short(r["source"]), status, kind, str(r["pages"] or ""),
                       str(r["chunks"]), _pages(r["flagged_pages"]), r["error"] or "")
     app.console.print(table)

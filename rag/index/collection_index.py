@@ -147,8 +147,7 @@ class CollectionIndex:
                 vector_count=len(index),
                 checksum=hashlib.sha256(data).hexdigest(),
             )
-            session.add(manifest)
-            session.flush()
+            self.store.add_manifest(session, manifest)
             os.replace(tmp, self.path)  # inside the transaction: a crash here is detected on open
             _fsync_dir(self.path.parent)
         self.manifest = manifest

@@ -8,16 +8,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from pathlib import Path
 from typing import Literal, Protocol
 
 import numpy as np
-from sqlalchemy import select
 
 from rag.embedder import Embedder
 from rag.index.collection_index import CollectionIndex
 from rag.settings import RetrievalSettings, Settings
-from rag.store import Chunk, Collection, Document, Store
+from rag.sources import source_file
+from rag.store import Collection, Document, Store
 
 Method = Literal["hybrid", "dense", "lexical"]
 
@@ -37,7 +36,7 @@ class Filters:
         if self.document_ids is not None and doc.id not in self.document_ids:
             return False
         if self.filetypes is not None:
-            ext = Path(doc.source.split("#")[0]).suffix.lstrip(".").lower()
+            ext = source_file(doc.source).suffix.lstrip(".").lower()
             if ext not in self.filetypes and (doc.filetype or "") not in self.filetypes:
                 return False
         stamp = doc.updated_at.replace(tzinfo=None) if doc.updated_at else None
@@ -169,10 +168,7 @@ class HybridRetriever:
         dense_rank = {c: r for r, c in enumerate(dense, 1)}
         lexical_rank = {c: r for r, c in enumerate(lexical, 1)}
         with self.store.session() as session:
-            rows = session.execute(
-                select(Chunk, Document).join(Document, Document.id == Chunk.document_id)
-                .where(Chunk.id.in_(list(fused)))
-            ).all()
+            rows = self.store.chunks_with_documents(session, list(fused))
         hits = [
             Hit(chunk_id=c.id, score=fused[c.id], text=c.text, document_id=d.id, source=d.source, title=d.title,
                 page_start=c.page_start, page_end=c.page_end, section_path=list(c.section_path or []),
@@ -216,14 +212,9 @@ class HybridRetriever:
         return [hits[i] for i in chosen]
 
     def _add_neighbours(self, hits: list[Hit]) -> None:
-        n = self.settings.neighbors
+        """Each hit's context: the document's text over it and its `neighbors` chunks on each side, cut out by
+        the database in one query (a document's whole text is never loaded)."""
         with self.store.session() as session:
-            for hit in hits:
-                ordinal = session.scalar(select(Chunk.ordinal).where(Chunk.id == hit.chunk_id))
-                around = session.execute(
-                    select(Chunk.char_start, Chunk.char_end).where(
-                        Chunk.document_id == hit.document_id, Chunk.ordinal.between(ordinal - n, ordinal + n))
-                ).all()
-                text = session.scalar(select(Document.text).where(Document.id == hit.document_id)) or ""
-                start, end = min(r[0] for r in around), max(r[1] for r in around)
-                hit.context = text[start:end]
+            contexts = self.store.neighbour_contexts(session, [h.chunk_id for h in hits], self.settings.neighbors)
+        for hit in hits:
+            hit.context = contexts.get(hit.chunk_id, hit.text)

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -13,10 +14,13 @@ from alembic.config import Config
 from sqlalchemy import create_engine, delete, event, func, select, text, update
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import OperationalError
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session, aliased, sessionmaker
 
 from rag.errors import StoreError
-from rag.store.tables import ApiKey, Chunk, Collection, Document, Embedding, EvalRun, IndexGeneration, utcnow
+from rag.store.chats import ChatQueries
+from rag.store.ingest_writes import IngestWrites
+from rag.store.runs import RunQueries
+from rag.store.tables import ApiKey, Chunk, Collection, Document, Embedding, IndexGeneration, utcnow
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 SQLITE_BUSY_TIMEOUT_MS = 30_000
@@ -38,7 +42,12 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
     cursor.close()
 
 
-class Store:
+def shown_url(url: str) -> str:
+    """The database URL with its password hidden (for reports)."""
+    return make_url(url).render_as_string(hide_password=True)
+
+
+class Store(ChatQueries, IngestWrites, RunQueries):
     """The SQL store. Cheap to construct; `open()` also brings the schema up to date."""
 
     def __init__(self, url: str):
@@ -75,6 +84,26 @@ class Store:
 
     def close(self) -> None:
         self.engine.dispose()
+
+    @contextmanager
+    def statement_seconds(self, while_: Callable[[], bool] = lambda: True) -> Iterator[list[float]]:
+        """Collects how long each SQL statement on this store takes (while `while_()` holds), for benchmarks."""
+        seconds: list[float] = []
+
+        def before(_conn, _cursor, _statement, _parameters, context, _many):
+            context._started_at = time.perf_counter()
+
+        def after(_conn, _cursor, _statement, _parameters, context, _many):
+            if while_():
+                seconds.append(time.perf_counter() - context._started_at)
+
+        event.listen(self.engine, "before_cursor_execute", before)
+        event.listen(self.engine, "after_cursor_execute", after)
+        try:
+            yield seconds
+        finally:
+            event.remove(self.engine, "before_cursor_execute", before)
+            event.remove(self.engine, "after_cursor_execute", after)
 
     @contextmanager
     def session(self) -> Iterator[Session]:
@@ -225,14 +254,58 @@ class Store:
             .limit(1)
         )
 
+    def add_manifest(self, session: Session, manifest: IndexGeneration) -> None:
+        session.add(manifest)
+        session.flush()
+
     def delete_document_chunks(self, session: Session, document_id: int) -> list[int]:
         ids = list(session.scalars(select(Chunk.id).where(Chunk.document_id == document_id)))
         if ids:
             session.execute(delete(Chunk).where(Chunk.document_id == document_id))
         return ids
 
+    def chunks_with_documents(self, session: Session, chunk_ids: list[int]) -> list[tuple[Chunk, Document]]:
+        """The chunks with their documents (the documents' text is deferred: not loaded)."""
+        return list(session.execute(select(Chunk, Document).join(Document, Document.id == Chunk.document_id)
+                                    .where(Chunk.id.in_(chunk_ids))).tuples())
+
+    def neighbour_contexts(self, session: Session, chunk_ids: list[int], neighbours: int) -> dict[int, str]:
+        """chunk id -> the document text from the start of the chunk `neighbours` before it to the end of the
+        one `neighbours` after it; one query for all, the text cut out by the database."""
+        if not chunk_ids:
+            return {}
+        hit, around = aliased(Chunk), aliased(Chunk)
+        spans = (select(hit.id.label("chunk_id"), hit.document_id.label("document_id"),
+                        func.min(around.char_start).label("start"), func.max(around.char_end).label("end"))
+                 .join(around, (around.document_id == hit.document_id)
+                       & around.ordinal.between(hit.ordinal - neighbours, hit.ordinal + neighbours))
+                 .where(hit.id.in_(chunk_ids)).group_by(hit.id, hit.document_id).subquery())
+        rows = session.execute(select(spans.c.chunk_id, func.substr(Document.text, spans.c.start + 1,
+                                                                    spans.c.end - spans.c.start))
+                               .join(Document, Document.id == spans.c.document_id))
+        return {chunk_id: text or "" for chunk_id, text in rows}
+
     def document_chunks(self, session: Session, document_id: int) -> list[Chunk]:
         return list(session.scalars(select(Chunk).where(Chunk.document_id == document_id).order_by(Chunk.ordinal)))
+
+    def find_documents(self, session: Session, collection_id: int, pattern: str) -> list[Document]:
+        """Documents whose id equals pattern, or whose source contains it."""
+        query = select(Document).where(Document.collection_id == collection_id)
+        if pattern.isdigit():
+            return list(session.scalars(query.where(Document.id == int(pattern))))
+        return list(session.scalars(query.where(Document.source.contains(pattern))))
+
+    def delete_document(self, session: Session, collection_id: int, document_id: int) -> list[int] | None:
+        """Deletes the document and its chunks; the chunk ids removed, or None when it is not in the collection."""
+        document = session.get(Document, document_id)
+        if document is None or document.collection_id != collection_id:
+            return None
+        removed = self.delete_document_chunks(session, document_id)
+        session.delete(document)
+        return removed
+
+    def delete_collection(self, session: Session, collection: Collection) -> None:
+        session.delete(collection)
 
     def document_listing(self, session: Session, collection_id: int) -> list[dict]:
         """One row per document with what a listing shows (never the text), chunks counted in a subquery:
@@ -264,13 +337,6 @@ class Store:
                                       documents.label("documents")).order_by(Collection.name))
         return [{"id": r.id, "name": r.name, "documents": r.documents,
                  "chunks": self.count_chunks(session, r.id), "model": r.model} for r in rows]
-
-    def run_summaries(self, session: Session, limit: int = 100) -> list[dict]:
-        """The newest evaluation runs without their per-item rows (those can be large)."""
-        rows = session.execute(select(EvalRun.id, EvalRun.kind, EvalRun.dataset, EvalRun.collection,
-                                      EvalRun.metrics, EvalRun.seconds, EvalRun.created_at)
-                               .order_by(EvalRun.id.desc()).limit(limit))
-        return [dict(row._mapping) for row in rows]
 
     # -- API keys ------------------------------------------------------------------------------
     def add_api_key(self, session: Session, **fields) -> ApiKey:

@@ -91,3 +91,35 @@ def test_frequent_words_score_but_find_no_candidates_alone(tmp_path):
     # only frequent words: the two rarest still find candidates (here: exact search)
     assert store.lexical_search(coll.id, "lighthouse keeper", k=50, frequent_share=0.5) == \
         store.lexical_search(coll.id, "lighthouse keeper", k=50)
+
+
+def test_neighbour_contexts_are_cut_from_the_document_text_in_one_query(database_url):
+    """What retrieval's neighbour expansion shows: the exact text from the chunk before to the chunk after
+    (including what lies between chunks), counted in characters, not bytes; one statement for every hit."""
+    from sqlalchemy import event
+
+    store = Store.open(database_url)
+    text = "Première phrase — café. Second sentence here.\n\nThird one, über alles. Fourth and last."
+    pieces = ["Première phrase — café.", "Second sentence here.", "Third one, über alles.", "Fourth and last."]
+    with store.session() as session:
+        coll = store.collection(session, "docs", create=True)
+        doc = Document(collection_id=coll.id, source="/n.txt", sha256="0" * 64, size=1, mtime_ns=1,
+                       status="ingested", text=text)
+        session.add(doc)
+        session.flush()
+        chunks = []
+        for i, piece in enumerate(pieces):
+            start = text.index(piece)
+            chunks.append(Chunk(document_id=doc.id, ordinal=i, text=piece, char_start=start,
+                                char_end=start + len(piece), token_count=1, content_hash=f"n{i}"))
+        session.add_all(chunks)
+        session.flush()
+        ids = [c.id for c in chunks]
+    statements = []
+    event.listen(store.engine, "before_cursor_execute", lambda *args: statements.append(args[2]))
+    with store.session() as session:
+        contexts = store.neighbour_contexts(session, ids, 1)
+    assert len([s for s in statements if s.lstrip().upper().startswith("SELECT")]) == 1
+    assert contexts[ids[0]] == "Première phrase — café. Second sentence here."
+    assert contexts[ids[2]] == "Second sentence here.\n\nThird one, über alles. Fourth and last."
+    assert contexts[ids[3]] == "Third one, über alles. Fourth and last."

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import queue
 import threading
-from pathlib import Path
 
 import common
 import streamlit as st
@@ -12,6 +11,7 @@ import streamlit as st
 from rag.answer.choice import describe
 from rag.conversation import delete_session, list_sessions, rename_session, session_messages
 from rag.generation.model_files import active_model
+from rag.sources import source_file
 
 
 def sidebar(collections):
@@ -66,13 +66,13 @@ def highlighted(text: str, evidence: str) -> str:
 
 
 def source_card(citation: dict, evidence: str, key: str) -> None:
-    name = citation.get("title") or Path(citation["document"].split("#")[0]).name
+    name = citation.get("title") or source_file(citation["document"]).name
     page = f", p. {citation['page']}" if citation.get("page") else ""
     if citation.get("ocr_confidence") is not None:  # read from a scan: the reader should check the original
         page += f" (OCR, confidence {citation['ocr_confidence']:.0f})"
     with st.expander(f"[{citation['number']}] {name}{page}"):
         st.markdown(highlighted(citation["text"], evidence))
-        original = Path(citation["document"].split("#")[0])
+        original = source_file(citation["document"])
         if original.is_file():
             st.download_button("Open the original file", original.read_bytes(), file_name=original.name,
                                key=f"open-{key}-{citation['number']}")

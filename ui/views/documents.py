@@ -5,9 +5,10 @@ from __future__ import annotations
 import threading
 from pathlib import Path
 
+import common
 import streamlit as st
 
-import common
+from rag.sources import source_file
 
 
 @st.cache_resource
@@ -68,7 +69,7 @@ def documents_table(collection: str) -> None:
         st.caption("Nothing ingested into this collection yet.")
         return
     rows = common.workspace().documents(collection)
-    table = [{"id": r["id"], "document": Path(r["source"].split("#")[0]).name, "title": r["title"] or "",
+    table = [{"id": r["id"], "document": source_file(r["source"]).name, "title": r["title"] or "",
               "status": r["status"], "pages": r["pages"], "chunks": r["chunks"],
               "pages to check": _flagged(r["flagged_pages"]), "error": r["error"] or "",
               "notes": "; ".join(r["notes"] or [])}
@@ -82,7 +83,7 @@ def documents_table(collection: str) -> None:
         st.success(f"Deleted {len(ids)} document(s), {removed} chunks.")
         st.rerun()
     if right.button("Re-ingest selected", disabled=not ids):
-        paths = [Path(r["source"].split("#")[0]) for r in rows if r["id"] in ids]
+        paths = [source_file(r["source"]) for r in rows if r["id"] in ids]
         ingest_in_background([p for p in paths if p.exists()], collection)
 
 

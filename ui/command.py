@@ -1,4 +1,4 @@
-"""`rag ui`: starts the Streamlit app (ui/app.py), bound to RAG_UI__ADDRESS (127.0.0.1 by default)."""
+"""`rag ui`: starts the Streamlit app (this package's app.py), bound to RAG_UI__ADDRESS (127.0.0.1 by default)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import typer
 
 from rag.cli.context import context
 
-APP = Path(__file__).resolve().parents[2] / "ui" / "app.py"
+APP = Path(__file__).resolve().with_name("app.py")  # found through the installed package
 
 
 def register(app: typer.Typer) -> None:
@@ -25,9 +25,6 @@ def ui(
 ) -> None:
     """Chat with your documents, manage them, and read evaluation reports in the browser."""
     app = context(ctx)
-    if not APP.is_file():
-        raise typer.BadParameter(f"{APP} not found: `rag ui` runs from a source checkout (git clone, then "
-                                 "`make run`)")
     address = address or app.settings.ui.address
     port = port or app.settings.ui.port
     app.console.print(f"Groundwork UI on http://{address}:{port} (Ctrl-C stops it)", highlight=False)
