@@ -175,6 +175,17 @@ class Workspace:
 
         record_feedback(self.store, message_id, helpful, comment)
 
+    # -- reports -------------------------------------------------------------------------------
+    def doctor_report(self) -> dict:
+        from rag.doctor import report
+
+        return report(self.settings)
+
+    def eval_runs(self, limit: int = 100) -> list[dict]:
+        """The newest evaluation runs with their metrics (not their per-item rows)."""
+        with self.store.session() as session:
+            return self.store.run_summaries(session, limit)
+
     # -- the library ---------------------------------------------------------------------------
     def documents(self, collection: str | None = None) -> list[dict]:
         """Typed listing rows (never the text) with the pages to check (`rag.library.flagged_pages`)."""

@@ -3,7 +3,6 @@ helpers that keep document and model text inert (shown as text, never as HTML)."
 
 from __future__ import annotations
 
-import os
 import re
 
 from rag import offline

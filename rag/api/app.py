@@ -352,6 +352,4 @@ def _native_routes(app: FastAPI) -> None:
     def eval_runs(limit: int = 100, key: KeyGrant = Depends(grant)):
         """The newest evaluation runs with their metrics (`rag eval report ID` writes the full report)."""
         require(key, "read")
-        workspace: Workspace = app.state.workspace
-        with workspace.store.session() as session:
-            return workspace.store.run_summaries(session, min(max(limit, 1), 1000))
+        return app.state.workspace.eval_runs(min(max(limit, 1), 1000))

@@ -5,7 +5,6 @@ from __future__ import annotations
 import common
 import streamlit as st
 
-from rag.cli.doctor import report
 from rag.generation.model_files import active_model
 
 
@@ -28,7 +27,7 @@ def main() -> None:
                          "vectors": manifest.vector_count if manifest else None,
                          "checksum": (manifest.checksum or "")[:12] if manifest else None})
     st.dataframe(rows, hide_index=True)
-    st.json(report(settings))
+    st.json(common.workspace().doctor_report())
 
 
 main()
