@@ -15,7 +15,6 @@ from pathlib import Path
 
 import numpy as np
 import typer
-from sqlalchemy import insert
 
 from ingest.bench import bench_group
 from rag.cli.context import context
@@ -53,14 +52,13 @@ def _synthetic_collection(store: Store, settings, name: str, n: int, sentences: 
         coll.embedding_model, coll.embedding_dim = "synthetic", dim
         docs = [{"collection_id": coll.id, "source": f"/synthetic/{name}/{i}", "sha256": "-", "size": 0,
                  "mtime_ns": 0, "status": "ingested", "title": f"doc {i}"} for i in range(n // 10)]
-        session.execute(insert(Document), docs)
-        first_doc = session.query(Document.id).filter(Document.collection_id == coll.id) \
-            .order_by(Document.id).first()[0]
+        store.insert_rows(session, Document, docs)
+        first_doc = store.first_document_id(session, coll.id)
         rows = [{"document_id": first_doc + i // 10, "ordinal": i % 10,
                  "text": f"{sentences[i % len(sentences)]} {sentences[(i * 7 + 3) % len(sentences)]}",
                  "char_start": 0, "char_end": 0, "token_count": 0, "content_hash": f"s{i}"} for i in range(n)]
         for start in range(0, n, 20_000):
-            session.execute(insert(Chunk), rows[start:start + 20_000])
+            store.insert_rows(session, Chunk, rows[start:start + 20_000])
     with store.session() as session:
         ids = np.sort(store.collection_chunk_ids(session, coll.id))
     index = CollectionIndex(store, settings, coll, None, None)

@@ -13,7 +13,6 @@ from evals.cli import eval_group, finish_run
 from rag.cli.context import context
 
 
-
 def register(app: typer.Typer) -> None:
     group = eval_group(app)
     group.command("judge")(judge_command)
@@ -92,13 +91,11 @@ def train_judge_command(
     """Train a judge: the cross-encoder from the local MiniLM, or the alignment judge's weights. Prints its
     training card (held-out agreement and calibration); use it with `--judge DIRECTORY`."""
     from rich.progress import Progress
-    from sqlalchemy import select
 
     from evals.faithfulness import load_pairs, split_pairs
     from evals.squad_eval import spread
     from evals.train_judge import fit_alignment, synthetic_pairs, train_judge
     from rag.embedder import resolve_model
-    from rag.store import Document
 
     app = context(ctx)
     pairs, sources = [], []
@@ -109,8 +106,8 @@ def train_judge_command(
     if collection:
         with app.store.session() as session:
             coll = app.store.collection(session, collection)
-            texts = list(session.scalars(select(Document.text).where(Document.collection_id == coll.id)))
-        pairs += synthetic_pairs([t for t in texts if t], synthetic, seed)
+            texts = app.store.document_texts(session, coll.id)
+        pairs += synthetic_pairs(texts, synthetic, seed)
         sources.append(f"synthetic from collection {collection!r}")
     if not pairs:
         raise typer.BadParameter("give pair files and/or --collection")

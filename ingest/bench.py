@@ -12,14 +12,13 @@ import time
 from pathlib import Path
 
 import typer
-from sqlalchemy import func, select
 
 from ingest.chunking import embed_text
 from ingest.pipeline import Ingester
 from rag.cli import command_group
 from rag.cli.context import context
 from rag.runs import flat_metrics, save_run
-from rag.store import Chunk, Document, Store
+from rag.store import Store
 
 FORMATS = ("txt", "md", "html", "docx", "pdf")
 
@@ -114,8 +113,8 @@ def bench_ingest(
         embedder.embed(["warm up"])  # model load and precision probe are not ingestion
         summary = Ingester(settings, store, embedder).run([folder], "bench", workers=workers or None)
         with store.session() as session:
-            texts = _embedded_texts(session)
-            pages = session.scalar(select(func.sum(func.coalesce(Document.page_count, 1))))
+            texts = [embed_text(path, text) for text, path in store.chunk_texts(session)]
+            pages = store.total_pages(session)
         started = time.perf_counter()
         embedder.embed(texts)
         bare = time.perf_counter() - started
@@ -156,12 +155,6 @@ def _bare_fp32_seconds(settings, texts: list[str]) -> float | None:
     started = time.perf_counter()
     fp32.embed(texts)
     return time.perf_counter() - started
-
-
-def _embedded_texts(session) -> list[str]:
-    """The texts the pipeline embedded, rebuilt exactly as it builds them (section path + chunk text)."""
-    rows = session.execute(select(Chunk.text, Chunk.section_path).order_by(Chunk.id))
-    return [embed_text(path, text) for text, path in rows]
 
 
 def _rss_mb(who: int) -> float:

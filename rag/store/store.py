@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import create_engine, delete, event, func, select, text, update
+from sqlalchemy import create_engine, delete, event, func, insert, select, text, update
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, aliased, sessionmaker
@@ -284,6 +284,26 @@ class Store(ChatQueries, IngestWrites, RunQueries):
                                                                     spans.c.end - spans.c.start))
                                .join(Document, Document.id == spans.c.document_id))
         return {chunk_id: text or "" for chunk_id, text in rows}
+
+    def insert_rows(self, session: Session, table: type, rows: list[dict]) -> None:
+        """Bulk insert (benchmarks build large synthetic collections this way)."""
+        if rows:
+            session.execute(insert(table), rows)
+
+    def first_document_id(self, session: Session, collection_id: int) -> int | None:
+        return session.scalar(select(func.min(Document.id)).where(Document.collection_id == collection_id))
+
+    def document_texts(self, session: Session, collection_id: int) -> list[str]:
+        """Every document's whole text (for making synthetic pairs; never for listings)."""
+        return [t for t in session.scalars(select(Document.text).where(Document.collection_id == collection_id))
+                if t]
+
+    def total_pages(self, session: Session) -> int:
+        return session.scalar(select(func.sum(func.coalesce(Document.page_count, 1)))) or 0
+
+    def chunk_texts(self, session: Session) -> list[tuple[str, list[str] | None]]:
+        """(text, section path) of every chunk in id order."""
+        return list(session.execute(select(Chunk.text, Chunk.section_path).order_by(Chunk.id)).tuples())
 
     def document_chunks(self, session: Session, document_id: int) -> list[Chunk]:
         return list(session.scalars(select(Chunk).where(Chunk.document_id == document_id).order_by(Chunk.ordinal)))
