@@ -202,7 +202,7 @@ def _openai_routes(app: FastAPI) -> None:
         if not body.stream:
             answer = await _answer(request, ticket, work)
             return schemas.ChatCompletion(
-                id=ident, created=created, model=body.model, usage=usage["usage"], groundwork=answer.to_json(),
+                id=ident, created=created, model=body.model, usage=usage["usage"], groundwork=answer,
                 choices=[schemas.Choice(message=schemas.AssistantMessage(content=_text_with_sources(answer)))])
         return StreamingResponse(_stream(request, ticket, work, ident, created, body.model),
                                  media_type="text/event-stream", headers={"Cache-Control": "no-cache"})
@@ -326,8 +326,8 @@ def _native_routes(app: FastAPI) -> None:
         require(key, "read", found.collection)
         return found.to_json()
 
-    @app.post("/v1/ask", responses=BUSY, tags=["native"])
-    async def ask(body: schemas.AskRequest, request: Request, key: KeyGrant = Depends(grant)) -> dict:
+    @app.post("/v1/ask", response_model=Answer, responses=BUSY, tags=["native"])
+    async def ask(body: schemas.AskRequest, request: Request, key: KeyGrant = Depends(grant)):
         """The same object as `rag ask --json`."""
         workspace: Workspace = app.state.workspace
         collection = workspace.collection_name(body.collection)

@@ -6,6 +6,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
+from rag.answer.contract import Answer
+
 
 class ContentPart(BaseModel):
     type: str = "text"
@@ -63,8 +65,8 @@ class ChatCompletion(BaseModel):
     model: str
     choices: list[Choice]
     usage: Usage
-    groundwork: dict[str, Any] = Field(description="The answer with its citations, verified sentences and "
-                                       "groundedness: the same object as `rag ask --json`.")
+    groundwork: Answer = Field(description="The answer with its citations, verified sentences and "
+                               "groundedness: the same object as `rag ask --json`.")
 
 
 class ModelCard(BaseModel):
