@@ -204,7 +204,7 @@ class Workspace:
 
         with self.store.session() as session:
             coll = self.store.collection(session, self.collection_name(collection))
-            known = {row["id"] for row in self.store.document_listing(session, coll.id)}
+            known = self.store.document_ids_in(session, coll.id, document_ids)
         missing = sorted(set(document_ids) - known)
         if missing:
             raise RagError(f"collection {coll.name!r} has no document with id {', '.join(map(str, missing))}")

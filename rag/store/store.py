@@ -308,6 +308,11 @@ class Store(ChatQueries, IngestWrites, RunQueries):
     def document_chunks(self, session: Session, document_id: int) -> list[Chunk]:
         return list(session.scalars(select(Chunk).where(Chunk.document_id == document_id).order_by(Chunk.ordinal)))
 
+    def document_ids_in(self, session: Session, collection_id: int, document_ids: list[int]) -> set[int]:
+        """Which of these ids are documents of the collection (without listing the collection)."""
+        return set(session.scalars(select(Document.id).where(Document.collection_id == collection_id,
+                                                             Document.id.in_(document_ids))))
+
     def find_documents(self, session: Session, collection_id: int, pattern: str) -> list[Document]:
         """Documents whose id equals pattern, or whose source contains it."""
         query = select(Document).where(Document.collection_id == collection_id)
