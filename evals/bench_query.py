@@ -85,6 +85,8 @@ def bench_query(
     llm_shape: str = typer.Option("0.5b", help="Random-weight GGUF shape for llama.cpp speed: "
                                   "0.5b, 1.5b, tiny, or none."),
     llm_tokens: int = typer.Option(128, help="Tokens decoded per llama.cpp measurement."),
+    reranker: str = typer.Option("", help="Also time hybrid + this reranker: a CrossEncoder directory or the id "
+                                 "of a tuned reranker (`rag tune list`)."),
 ) -> None:
     """Retrieval latency p50/p95 per method and size; IVF recall@10 and p95 at ann_size vectors; extractive
     first-answer latency; llama.cpp prompt/decode tokens/s (bare, ours, ours with the citation grammar)."""
@@ -106,6 +108,13 @@ def bench_query(
             result["sizes"][n] = {m: _time(lambda q: retriever.retrieve(q, method=m), texts)
                                   for m in ("lexical", "dense", "hybrid")}
             result["sizes"][n]["factory"] = retriever.index.index.factory
+            if reranker:
+                retriever.reranker = _reranker(app, reranker)
+                timed = _time(lambda q: retriever.retrieve(q), texts)
+                result["sizes"][n]["hybrid+reranker"] = timed
+                result["sizes"][n]["reranker_added_p50_ms"] = round(
+                    timed["p50_ms"] - result["sizes"][n]["hybrid"]["p50_ms"], 1)
+                retriever.reranker = None
         if str(answers) not in ("", "."):
             result["extractive_answer"] = _answer_latency(app, settings, answers)
     result["query_embedding"] = _time(lambda q: app.embedder.embed([q]), texts)
@@ -117,6 +126,16 @@ def bench_query(
         result["llama_cpp"] = bench_llm(app.settings.data_dir / "bench-models", llm_shape, llm_tokens)
     print(json.dumps(result, indent=2))
     _record(app, source, result, time.perf_counter() - started)
+
+
+def _reranker(app, reranker: str):
+    from rag.retrieval.reranker import CrossEncoderReranker
+
+    path = reranker
+    if reranker.isdigit():
+        row = app.tuned_model(int(reranker))
+        path = str(app.settings.data_dir / row["path"] / "model")
+    return CrossEncoderReranker(path)
 
 
 def _record(app, source: Path, result: dict, seconds: float, kind: str = "bench-query") -> None:

@@ -13,12 +13,12 @@ from pathlib import Path
 
 import typer
 
-from ingest.chunking import embed_text
 from ingest.pipeline import Ingester
 from rag.cli import command_group
 from rag.cli.context import context
 from rag.runs import flat_metrics, save_run
 from rag.store import Store
+from rag.text import embed_text
 
 FORMATS = ("txt", "md", "html", "docx", "pdf")
 

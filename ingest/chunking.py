@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 
 from langchain_text_splitters import RecursiveCharacterTextSplitter
 
+from rag.text import embed_text
+
 SEPARATOR = "\n\n"
 
 
@@ -38,12 +40,6 @@ class ChunkedDocument:
     title: str | None
     page_stats: dict[str, dict[str, int]] = field(default_factory=dict)
     page_count: int | None = None
-
-
-def embed_text(section_path: list[str] | None, text: str) -> str:
-    """What is embedded for a chunk: its section path on the first line, then its text."""
-    prefix = " > ".join(section_path or [])
-    return f"{prefix}\n{text}" if prefix and prefix != text else text
 
 
 class Chunker:

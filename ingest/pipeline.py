@@ -343,5 +343,5 @@ def _under(source: str, roots: list[Path]) -> bool:
 def ingest_paths(workspace, paths: list[Path], collection: str, progress: Progress | None = None,
                  **options) -> IngestSummary:
     """`Workspace.ingest` (entry point `groundwork.ingest`): the files ingested with the workspace's resources."""
-    return Ingester(workspace.settings, workspace.store, workspace.embedder, progress).run(paths, collection,
-                                                                                         **options)
+    embedder = workspace.embedder_for(collection)
+    return Ingester(workspace.settings, workspace.store, embedder, progress).run(paths, collection, **options)

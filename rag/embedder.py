@@ -61,9 +61,10 @@ def cpu_has_bf16() -> bool:
 class SentenceTransformerEmbedder:
     """A sentence-transformers model loaded from a local path (never from a hub at run time)."""
 
-    def __init__(self, settings: EmbeddingSettings):
+    def __init__(self, settings: EmbeddingSettings, model_id: str | None = None):
         self.settings = settings
         self.model_path, self.model_id = resolve_model(settings.model)
+        self.model_id = model_id or self.model_id  # a tuned model is known by its id, not its path
         self._model = None
         self.precision = "fp32"
         self.max_tokens = 256

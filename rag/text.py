@@ -65,3 +65,9 @@ def coverage(claim: str, evidence: str) -> float:
     if not wanted:
         return 1.0
     return len(wanted & {stem(w) for w in content_words(evidence)}) / len(wanted)
+
+
+def embed_text(section_path: list[str] | None, text: str) -> str:
+    """What is embedded for a chunk: its section path on the first line, then its text."""
+    prefix = " > ".join(section_path or [])
+    return f"{prefix}\n{text}" if prefix and prefix != text else text

@@ -59,7 +59,8 @@ class Workspace:
         if embedder is not None:  # shared with another workspace of this process (benchmarks)
             self.embedder = embedder
         self._lock = threading.RLock()
-        self._retrievers: dict[str, tuple[int, object]] = {}
+        self._retrievers: dict[str, tuple[tuple, object]] = {}
+        self._embedders: dict[str, Embedder] = {}  # tuned embedders by model id
         self._generators: dict[tuple[str, str], object] = {}
         self._writing = threading.Lock()  # one ingest at a time per process; a second one waits its turn
 
@@ -73,6 +74,23 @@ class Workspace:
     def embedder(self) -> Embedder:
         with self._lock:
             return build_embedder(self.settings.embedding)
+
+    def embedder_for(self, collection: str | None = None) -> Embedder:
+        """The embedder whose vectors the collection's index holds: a model `rag tune` adopted for it, else the
+        configured one."""
+        from rag.tuned_models import is_tuned, load_tuned_embedder
+
+        with self.store.session() as session:
+            model_id = self.store.collection_model(session, self.collection_name(collection))
+            row = self.store.tuned_by_model_id(session, model_id) if is_tuned(model_id) else None
+            if row is not None:
+                session.expunge(row)
+        if row is None:
+            return self.embedder
+        with self._lock:
+            if row.model_id not in self._embedders:
+                self._embedders[row.model_id] = load_tuned_embedder(self.settings, row)
+            return self._embedders[row.model_id]
 
     def collection_name(self, collection: str | None) -> str:
         return collection or self.settings.default_collection
@@ -92,16 +110,22 @@ class Workspace:
             manifest = self.store.current_manifest(session, coll.id)
             return manifest.generation if manifest is not None else 0
 
+    def _adopted_reranker(self, collection: str) -> int | None:
+        with self.store.session() as session:
+            coll = self.store.collection(session, collection)
+            row = self.store.adopted_model(session, coll.id, "reranker")
+            return row.id if row is not None else None
+
     def retriever(self, collection: str | None = None):
         """The collection's retriever, reopened when an ingest (here or in another process) saved a newer index."""
         from rag.retrieval.hybrid import HybridRetriever
 
         name = self.collection_name(collection)
-        generation = self.index_generation(name)
+        generation = (self.index_generation(name), self._adopted_reranker(name))
         with self._lock:
             cached = self._retrievers.get(name)
             if cached is None or cached[0] != generation:
-                cached = (generation, HybridRetriever.open(self.store, self.settings, self.embedder, name))
+                cached = (generation, HybridRetriever.open(self.store, self.settings, self.embedder_for(name), name))
                 self._retrievers[name] = cached
             return cached[1]
 
@@ -185,6 +209,75 @@ class Workspace:
         """The newest evaluation runs with their metrics (not their per-item rows)."""
         with self.store.session() as session:
             return self.store.run_summaries(session, limit)
+
+    # -- tuned models --------------------------------------------------------------------------
+    def tuned_models(self, collection: str | None = None) -> list[dict]:
+        """`rag tune` runs, newest first, each with its card."""
+        from rag.tuned_models import describe
+
+        with self.store.session() as session:
+            names = {c["id"]: c["name"] for c in self.store.collection_listing(session)}
+            coll_id = self.store.collection(session, collection).id if collection else None
+            return [describe(row, names.get(row.collection_id, "")) for row in
+                    self.store.tuned_models(session, coll_id)]
+
+    def tuned_model(self, tuned_id: int) -> dict:
+        found = [row for row in self.tuned_models() if row["id"] == tuned_id]
+        if not found:
+            raise ConfigError(f"no tuned model {tuned_id}; `rag tune list` shows them")
+        return found[0]
+
+    def use_tuned(self, tuned_id: int, *, force: bool = False, progress=None) -> str:
+        """Makes the tuned model's collection use it; returns the collection's name. A model the gate rejected
+        needs `force`."""
+        from rag.tuned_models import check_files, load_tuned_embedder, switch_embedding_model
+
+        with self.store.session() as session:
+            row = self.store.tuned_model(session, tuned_id)
+            if row is None:
+                raise ConfigError(f"no tuned model {tuned_id}; `rag tune list` shows them")
+            session.expunge(row)
+            coll = self._collection_by_id(session, row.collection_id)
+        if row.status in ("training", "failed"):
+            raise ConfigError(f"tuned model {tuned_id} did not finish training ({row.status}); rerun its "
+                              "`rag tune` command to resume it")
+        if row.status == "rejected" and not force:
+            raise ConfigError(f"tuned model {tuned_id} was rejected by its gate "
+                              f"({(row.card or {}).get('gate', {}).get('reason', '')}); add --force to use it anyway")
+        if row.kind == "reranker":
+            check_files(self.settings, row)
+            with self.store.session() as session:
+                self.store.set_adopted(session, coll.id, "reranker", row.id)
+            return coll.name
+        with self._writing:
+            switch_embedding_model(self.store, self.settings, coll, load_tuned_embedder(self.settings, row), row,
+                                   progress)
+        return coll.name
+
+    def revert_tuned(self, collection: str | None = None, kind: str = "embedder", progress=None) -> None:
+        """The collection back on the configured (base) embedder, or without the tuned reranker."""
+        from rag.tuned_models import is_tuned, switch_embedding_model
+
+        with self.store.session() as session:
+            coll = self.store.collection(session, self.collection_name(collection))
+            session.expunge(coll)
+            if kind == "reranker":
+                if self.store.adopted_model(session, coll.id, "reranker") is None:
+                    raise ConfigError(f"collection {coll.name!r} uses no tuned reranker")
+                self.store.set_adopted(session, coll.id, "reranker", None)
+                return
+        if kind != "embedder":
+            raise ConfigError(f"kind {kind!r}: use embedder or reranker")
+        if not is_tuned(coll.embedding_model):
+            raise ConfigError(f"collection {coll.name!r} already uses its base embedder {coll.embedding_model!r}")
+        with self._writing:
+            switch_embedding_model(self.store, self.settings, coll, self.embedder, None, progress)
+
+    def _collection_by_id(self, session, collection_id: int):
+        names = {c["id"]: c["name"] for c in self.store.collection_listing(session)}
+        coll = self.store.collection(session, names[collection_id])
+        session.expunge(coll)
+        return coll
 
     # -- the library ---------------------------------------------------------------------------
     def documents(self, collection: str | None = None) -> list[dict]:

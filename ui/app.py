@@ -7,6 +7,7 @@ navigation = st.navigation([
     st.Page("views/chat.py", title="Chat", default=True),
     st.Page("views/documents.py", title="Documents"),
     st.Page("views/evaluations.py", title="Evaluations"),
+    st.Page("views/tuning.py", title="Tuning"),
     st.Page("views/system.py", title="System"),
 ])
 navigation.run()

@@ -4,6 +4,8 @@ helpers that keep document and model text inert (shown as text, never as HTML)."
 from __future__ import annotations
 
 import re
+import threading
+from collections.abc import Callable
 
 from rag import offline
 
@@ -47,3 +49,19 @@ def collections() -> list:
 def inert(text: str) -> str:
     """Document or model text for st.markdown: Markdown syntax escaped, so it shows as typed and runs nothing."""
     return _MARKDOWN_SPECIAL.sub(r"\\\1", text or "")
+
+
+def start_job(jobs: dict, job: dict, result: str, work: Callable[[], object]) -> None:
+    """Runs `work` in a thread; the job dict (shown by a page's progress fragment) gets state running, then
+    done with the value under `result`, or failed with the error."""
+    job["state"] = "running"
+    jobs[len(jobs) + 1] = job
+
+    def run():
+        try:
+            job[result] = work()
+            job["state"] = "done"
+        except Exception as exc:  # noqa: BLE001 - the reason is shown on the page
+            job["state"], job["error"] = "failed", str(exc)
+
+    threading.Thread(target=run, daemon=True).start()

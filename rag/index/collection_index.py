@@ -99,6 +99,9 @@ class CollectionIndex:
         problems = []
         if sha256_file(self.path) != manifest.checksum:
             problems.append(f"{self.path.name} is not generation {manifest.generation} (checksum differs)")
+        if manifest.embedding_model != (self.collection.embedding_model or ""):
+            problems.append(f"index holds {manifest.embedding_model!r} vectors, the collection uses "
+                            f"{self.collection.embedding_model!r}")
         if manifest.vector_count != chunks:
             problems.append(f"index has {manifest.vector_count} vectors, database has {chunks} chunks")
         return problems

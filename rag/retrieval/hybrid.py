@@ -115,15 +115,23 @@ class HybridRetriever:
     def open(cls, store: Store, settings: Settings, embedder: Embedder, collection: str) -> HybridRetriever:
         with store.session() as session:
             coll = store.collection(session, collection)
+            tuned = store.adopted_model(session, coll.id, "reranker")
+            if tuned is not None:
+                session.expunge(tuned)
         from rag.index.collection_index import check_model
 
         check_model(coll, embedder.model_id)
         reranker = None
-        if settings.retrieval.reranker:
+        path = settings.retrieval.reranker  # a configured reranker wins over one `rag tune` adopted
+        if not path and tuned is not None:
+            from rag.tuned_models import check_files
+
+            path = str(check_files(settings, tuned))
+        if path:
             from rag.retrieval.reranker import CrossEncoderReranker
 
             device = "cpu" if settings.embedding.device == "auto" else settings.embedding.device
-            reranker = CrossEncoderReranker(settings.retrieval.reranker, device)
+            reranker = CrossEncoderReranker(path, device)
         return cls(store, settings.retrieval, embedder, coll, CollectionIndex.open(store, settings, coll), reranker)
 
     def retrieve(self, query: str, k: int | None = None, filters: Filters | None = None,
@@ -142,7 +150,10 @@ class HybridRetriever:
         hits = self._load(fused, dense, lexical, filters)
         hits = self._limit_per_document(hits)
         if self.reranker is not None:
-            hits = self.reranker.rerank(query, hits[: max(k, self.settings.rerank_candidates)])
+            # Only the best fused candidates are reordered (the cross-encoder's cost is per pair); a deeper
+            # request gets the rest after them in fused order.
+            top = self.settings.rerank_candidates
+            hits = self.reranker.rerank(query, hits[:top]) + hits[top:]
         if self.settings.mmr_lambda < 1.0:
             hits = self._mmr(hits, k)
         hits = hits[:k]

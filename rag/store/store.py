@@ -21,6 +21,7 @@ from rag.store.chats import ChatQueries
 from rag.store.ingest_writes import IngestWrites
 from rag.store.runs import RunQueries
 from rag.store.tables import ApiKey, Chunk, Collection, Document, Embedding, IndexGeneration, utcnow
+from rag.store.tuning import TuningQueries
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 SQLITE_BUSY_TIMEOUT_MS = 30_000
@@ -47,7 +48,7 @@ def shown_url(url: str) -> str:
     return make_url(url).render_as_string(hide_password=True)
 
 
-class Store(ChatQueries, IngestWrites, RunQueries):
+class Store(ChatQueries, IngestWrites, RunQueries, TuningQueries):
     """The SQL store. Cheap to construct; `open()` also brings the schema up to date."""
 
     def __init__(self, url: str):
@@ -112,6 +113,10 @@ class Store(ChatQueries, IngestWrites, RunQueries):
             yield session
 
     # -- collections ---------------------------------------------------------------------------
+    def collection_model(self, session: Session, name: str) -> str | None:
+        """The embedding model a collection's vectors come from (None: no such collection or none yet)."""
+        return session.scalar(select(Collection.embedding_model).where(Collection.name == name))
+
     def collection(self, session: Session, name: str, *, create: bool = False) -> Collection:
         found = session.scalar(select(Collection).where(Collection.name == name))
         if found is not None:

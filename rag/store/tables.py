@@ -193,3 +193,21 @@ class ApiKey(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     last_used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class TunedModel(Base):
+    """A model `rag tune` trained on a collection: where it lies, what it came from, its card, and whether the
+    collection uses it (status 'adopted'; at most one per collection and kind)."""
+
+    __tablename__ = "tuned_models"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(20))  # embedder | reranker | generator
+    collection_id: Mapped[int] = mapped_column(ForeignKey("collections.id", ondelete="CASCADE"), index=True)
+    model_id: Mapped[str] = mapped_column(String(500), unique=True)  # recorded in embeddings and manifests
+    base_model: Mapped[str] = mapped_column(String(500))
+    base_sha256: Mapped[str] = mapped_column(String(64))
+    path: Mapped[str] = mapped_column(String(1000))  # relative to the data directory
+    status: Mapped[str] = mapped_column(String(20))  # training | trained | rejected | adopted | retired
+    card: Mapped[dict | None] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    adopted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

@@ -119,3 +119,44 @@ def test_system_page_shows_the_doctor_report(ui_env):
     at.switch_page("views/system.py").run()
     assert not at.exception
     assert at.json and "faiss" in at.json[0].value
+
+
+def test_tuning_page_starts_a_job_and_shows_why_a_small_collection_cannot_be_tuned(ui_env):
+    at = AppTest.from_file(APP, default_timeout=120).run()
+    at.switch_page("views/tuning.py").run()
+    assert not at.exception
+    assert "No tuned models for this collection yet." in [c.value for c in at.caption]
+    next(b for b in at.button if b.label == "Start tuning").click().run()
+    for _ in range(60):
+        if at.error:
+            break
+        time.sleep(1)
+        at.run()
+    assert not at.exception
+    assert at.error and "at least 100" in at.error[0].value, [e.value for e in at.error]
+
+
+def test_tuning_page_shows_a_tuned_model_and_reverts_it(ui_env, tmp_path):
+    import common  # ui/common.py
+
+    from evals.tuning.training import TrainConfig
+    from evals.tuning.tuner import TuneOptions, tune_embedder
+    from tests.evals.test_tuning import _corpus
+
+    workspace = common.workspace()
+    workspace.ingest([_corpus(tmp_path / "corpus", 160)], "papers")
+    card = tune_embedder(workspace, "papers", TuneOptions(questions="heuristic", margin=-1.0, train=TrainConfig(
+        batch_size=8, max_seq_length=64, max_steps=1)))
+    at = AppTest.from_file(APP, default_timeout=120).run()
+    at.switch_page("views/tuning.py").run()
+    at.selectbox(key="tune_collection").set_value("papers").run()
+    assert not at.exception
+    table = at.dataframe[0].value
+    assert list(table["status"]) == ["adopted"]
+    shown = at.dataframe[1].value  # the before/after figures of the card
+    assert round(float(shown["base"][0]), 4) == card["before"]["held_out"]["ndcg@10"]
+    next(b for b in at.button if b.label == "Revert to the base model").click().run()
+    assert not at.exception
+    assert workspace.collections()[[c.name for c in workspace.collections()].index("papers")].embedding_model \
+        == workspace.embedder.model_id
+    _no_raw_html(at)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 from pathlib import Path
 
 import common
@@ -18,17 +17,8 @@ def jobs() -> dict:
 
 
 def ingest_in_background(paths: list[Path], collection: str) -> None:
-    job = {"files": [p.name for p in paths], "collection": collection, "state": "running"}
-    jobs()[len(jobs()) + 1] = job
-
-    def work():
-        try:
-            job["summary"] = common.workspace().ingest(paths, collection)
-            job["state"] = "done"
-        except Exception as exc:  # noqa: BLE001 - the reason is shown on the page
-            job["state"], job["error"] = "failed", str(exc)
-
-    threading.Thread(target=work, daemon=True).start()
+    job = {"files": [p.name for p in paths], "collection": collection}
+    common.start_job(jobs(), job, "summary", lambda: common.workspace().ingest(paths, collection))
 
 
 @st.fragment(run_every=2)

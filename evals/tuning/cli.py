@@ -1,0 +1,164 @@
+"""`rag tune embedder|list|show|use|revert`: models tuned on a collection, adopted only when held-out evaluation
+improves, and switched back and forth."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.table import Table
+
+from evals.tuning.training import TrainConfig
+from evals.tuning.tuner import TuneOptions, plan, tune
+from rag.cli import command_group
+from rag.cli.context import context
+
+TUNE_HELP = "Tune the retriever on a collection's own documents; adopt only what held-out evaluation proves."
+
+
+def register(app: typer.Typer) -> None:
+    group = command_group(app, "tune", TUNE_HELP)
+    group.command("embedder")(_tune_command("embedder", "Fine-tune the embedder on questions made from the "
+                                            "collection; adopt it when held-out dense retrieval improves."))
+    group.command("reranker")(_tune_command("reranker", "Train a cross-encoder reranker (from the base MiniLM) on "
+                                            "questions made from the collection; adopt it when it improves "
+                                            "held-out ranking."))
+    group.command("list")(list_tuned)
+    group.command("show")(show)
+    group.command("use")(use)
+    group.command("revert")(revert)
+
+
+class _Bars:
+    """The tuner's stages as rich progress bars: steps, the last loss, time elapsed and left."""
+
+    def __init__(self, bar: Progress):
+        self.bar = bar
+        self.task = None
+
+    def stage(self, name: str, total: int | None) -> None:
+        if self.task is not None:
+            self.bar.update(self.task, completed=self.bar.tasks[-1].total or 0)
+        self.task = self.bar.add_task(name, total=total, info="")
+
+    def advance(self, count: int = 1, info: str = "") -> None:
+        self.bar.update(self.task, advance=count, info=info)
+
+
+def _tune_command(kind: str, help_text: str):
+    def command(
+        ctx: typer.Context,
+        collection: str = typer.Option(None, "--collection", "-c", help="The collection (default: the default)."),
+        examples: int = typer.Option(1500, help="Chunks sampled to write questions for."),
+        questions: str = typer.Option("auto", help="auto (the local model where installed), model or heuristic."),
+        held_out: float = typer.Option(0.2, help="Share of documents whose questions are held out."),
+        epochs: int = typer.Option(1, min=1),
+        batch_size: int = typer.Option(32, min=2),
+        learning_rate: float = typer.Option(3e-5),
+        max_steps: int = typer.Option(0, help="Stop after this many steps (0: all epochs)."),
+        seed: int = typer.Option(0),
+        margin: float = typer.Option(0.01, help="Held-out nDCG@10 gain needed to adopt."),
+        labelled: Path = typer.Option(None, help="A BEIR folder of this collection's corpus: also scored before "
+                                      "and after (never trained on)."),
+        split: str = typer.Option(None, help="qrels split of --labelled."),
+        no_adopt: bool = typer.Option(False, "--no-adopt", help="Train and measure, but do not switch."),
+        dry_run: bool = typer.Option(False, "--dry-run", help="Check and show the plan; train nothing."),
+        as_json: bool = typer.Option(False, "--json"),
+    ) -> None:
+        app = context(ctx)
+        name = app.collection_name(collection)
+        options = TuneOptions(examples=examples, held_out_share=held_out, questions=questions, margin=margin,
+                              adopt=not no_adopt, labelled=str(labelled) if labelled else None,
+                              labelled_split=split, train=TrainConfig(
+                                  epochs=epochs, batch_size=batch_size, learning_rate=learning_rate,
+                                  max_steps=max_steps, seed=seed))
+        if dry_run:
+            result = plan(app, name, options)
+            if as_json:
+                print(json.dumps(result, indent=2))
+            else:
+                for key, value in result.items():
+                    if key != "options":
+                        app.console.print(f"{key:>16}  {value}", highlight=False, soft_wrap=True)
+            return
+        columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                   TextColumn("{task.fields[info]}"), TimeElapsedColumn(), TextColumn("left"), TimeRemainingColumn())
+        with Progress(*columns, console=app.console, transient=as_json, disable=as_json) as bar:
+            card = tune(app, name, kind, options, _Bars(bar))
+        if as_json:
+            print(json.dumps(card, indent=2))
+            return
+        _print_card(app.console, card)
+
+    command.__doc__ = f"{help_text} Resumable: rerun the same command after a kill."
+    return command
+
+
+def _print_card(console, card: dict) -> None:
+    table = Table("", "base", "tuned", title=f"tuned model {card['id']} ({card['model_id']}) of {card['collection']!r}")
+    before, after = card["before"], card["after"]
+    for name in ("ndcg@10", "hit@10", "mrr"):
+        table.add_row(f"held-out {name}", f"{before['held_out'][name]:.4f}", f"{after['held_out'][name]:.4f}")
+    for method in (before.get("labelled") or {}):
+        table.add_row(f"labelled {method} nDCG@10", f"{before['labelled'][method]['ndcg@10']:.4f}",
+                      f"{after['labelled'][method]['ndcg@10']:.4f}")
+    console.print(table)
+    training = card["training"]
+    console.print(f"{card['train_examples']} training / {card['held_out_examples']} held-out questions "
+                  f"({card['questions']}); {training['steps']} steps, {training['train_seconds']} s "
+                  f"({training['seconds_per_step']} s/step); loss {training['first_loss']} -> "
+                  f"{training['last_loss']}", highlight=False)
+    console.print(card["gate"]["reason"], highlight=False)
+    console.print(f"evaluation runs {card['runs']['before']} (base) and {card['runs']['after']} (tuned): "
+                  f"`rag eval compare {card['runs']['before']} {card['runs']['after']}`", highlight=False)
+
+
+def list_tuned(
+    ctx: typer.Context,
+    collection: str = typer.Option(None, "--collection", "-c", help="Only this collection's models."),
+    as_json: bool = typer.Option(False, "--json"),
+) -> None:
+    """The tuned models, newest first, with their held-out figures and status."""
+    app = context(ctx)
+    rows = app.tuned_models(collection)
+    if as_json:
+        print(json.dumps(rows, indent=2))
+        return
+    table = Table("id", "collection", "kind", "status", "created", "held-out before", "after", "gate")
+    for row in rows:
+        card = row["card"] or {}
+        figure = lambda side: (f"{card[side]['held_out']['ndcg@10']:.4f}" if side in card else "")  # noqa: E731
+        table.add_row(str(row["id"]), row["collection"], row["kind"], row["status"], row["created"][:16],
+                      figure("before"), figure("after"), (card.get("gate") or {}).get("reason", ""))
+    app.console.print(table)
+
+
+def show(ctx: typer.Context, tuned_id: int = typer.Argument(..., help="The id `rag tune list` shows.")) -> None:
+    """A tuned model's card (JSON)."""
+    print(json.dumps(context(ctx).tuned_model(tuned_id), indent=2))
+
+
+def use(
+    ctx: typer.Context,
+    tuned_id: int = typer.Argument(..., help="The id `rag tune list` shows."),
+    force: bool = typer.Option(False, "--force", help="Also a model the gate rejected."),
+) -> None:
+    """Make the collection use this tuned model (its vectors are made first; the index is rebuilt)."""
+    app = context(ctx)
+    name = app.use_tuned(tuned_id, force=force)
+    app.console.print(f"collection {name!r} now uses tuned model {tuned_id}", highlight=False)
+
+
+def revert(
+    ctx: typer.Context,
+    collection: str = typer.Option(None, "--collection", "-c"),
+    kind: str = typer.Option("embedder", help="embedder (back to the base model) or reranker (none)."),
+) -> None:
+    """Stop using the collection's tuned model: the base embedder's vectors are kept, so this only rebuilds the
+    index; a tuned reranker is simply no longer used."""
+    app = context(ctx)
+    name = app.collection_name(collection)
+    app.revert_tuned(name, kind)
+    app.console.print(f"collection {name!r} no longer uses a tuned {kind}", highlight=False)

@@ -1,0 +1,361 @@
+"""`rag tune embedder|reranker`: the collection's embedder fine-tuned (or a cross-encoder reranker trained) on
+questions made from its own chunks, measured on a held-out part before and after, and adopted only when it beats
+the base (the base embedder; for the reranker, the fused order it would reorder) by the stated margin.
+
+A run is a row in `tuned_models` (status training -> adopted | trained | rejected) and a folder under
+`<data dir>/tuned/<kind>-<id>` holding the examples, the training checkpoint and the model. Run the same
+command again after a kill and it resumes from its examples and its last checkpoint; nothing is adopted until the
+evaluation has passed the gate. Each run stores two evaluation runs (base and tuned, per-question rows), so
+`rag eval compare BEFORE AFTER` gives the difference with a confidence interval.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+import time
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Protocol
+
+from evals.tuning import retrieval_check
+from evals.tuning.examples import Example, HeuristicQuestions, ModelQuestions, make_examples
+from evals.tuning.training import EmbedderTraining, RerankerTraining, TrainConfig, total_steps, train
+from rag.errors import RagError
+from rag.hashing import sha256_file
+from rag.tuned_models import (
+    WEIGHTS,
+    check_files,
+    embed_missing,
+    load_tuned_embedder,
+    switch_embedding_model,
+    tuned_model_id,
+)
+from rag.workspace import Workspace
+
+log = logging.getLogger(__name__)
+MIN_CHUNKS = 100
+MIN_TRAIN = 64
+MIN_HELD_OUT = 20
+
+
+class TuningError(RagError):
+    """A tuning run that cannot go on; the message says why and what to do."""
+
+
+class Progress(Protocol):
+    def stage(self, name: str, total: int | None) -> None: ...
+
+    def advance(self, count: int = 1, info: str = "") -> None: ...
+
+
+class _Silent:
+    def stage(self, name: str, total: int | None) -> None:
+        log.info("%s", name)
+
+    def advance(self, count: int = 1, info: str = "") -> None:
+        pass
+
+
+@dataclass(frozen=True)
+class TuneOptions:
+    examples: int = 1500  # chunks sampled for questions
+    held_out_share: float = 0.2
+    questions: str = "auto"  # auto (the model where installed) | model | heuristic
+    margin: float = 0.01  # held-out dense nDCG@10 the tuned model must gain to be adopted
+    adopt: bool = True
+    labelled: str | None = None  # a BEIR folder of this collection's corpus: scored, never trained on
+    labelled_split: str | None = None
+    train: TrainConfig = field(default_factory=TrainConfig)
+
+    def to_json(self) -> dict:
+        return asdict(self)
+
+
+def base_checksum(workspace: Workspace) -> tuple[str, str, str]:
+    """(model id, local path, SHA-256 of its weights) of the configured base embedder."""
+    embedder = workspace.embedder
+    path = Path(getattr(embedder, "model_path", ""))
+    weights = path / WEIGHTS
+    if not weights.is_file():
+        raise TuningError(f"the base embedding model {embedder.model_id!r} has no {WEIGHTS} at {path}; tuning "
+                          "needs a local sentence-transformers model (RAG_EMBEDDING__MODEL)")
+    return embedder.model_id, str(path), sha256_file(weights)
+
+
+def plan(workspace: Workspace, collection: str, options: TuneOptions) -> dict:
+    """What a run would do (`--dry-run`), checking everything that can be checked without training."""
+    store = workspace.store
+    with store.session() as session:
+        coll = store.collection(session, collection)
+        chunks = store.count_chunks(session, coll.id)
+    if chunks < MIN_CHUNKS:
+        raise TuningError(f"collection {collection!r} has {chunks} chunks; tuning needs at least {MIN_CHUNKS} "
+                          "(fewer held-out questions cannot tell a gain from noise). Ingest more documents first.")
+    if coll.embedding_model and coll.embedding_model != workspace.embedder.model_id \
+            and not coll.embedding_model.startswith("tuned-"):
+        raise TuningError(f"collection {collection!r} was embedded with {coll.embedding_model!r}, not the "
+                          f"configured {workspace.embedder.model_id!r}; set RAG_EMBEDDING__MODEL back first")
+    model_id, path, sha = base_checksum(workspace)
+    writer = question_writer(workspace, options.questions)
+    sampled = min(options.examples, chunks)
+    train_guess = int(sampled * (1 - options.held_out_share))
+    return {"collection": collection, "chunks": chunks, "base_model": model_id, "base_path": path,
+            "base_sha256": sha, "questions": writer.name, "chunks_sampled": sampled,
+            "planned_steps": total_steps(train_guess, options.train), "device": _device(workspace),
+            "options": options.to_json()}
+
+
+def question_writer(workspace: Workspace, choice: str):
+    if choice not in ("auto", "model", "heuristic"):
+        raise TuningError(f"questions {choice!r}: use auto, model or heuristic")
+    generator = workspace.generator() if choice != "heuristic" else None
+    if generator is None:
+        if choice == "model":
+            raise TuningError("no generation model is installed to write questions: `rag models install`, "
+                              "or use --questions heuristic")
+        return HeuristicQuestions()
+    from rag.judges.choice import build_judge
+
+    return ModelQuestions(generator, build_judge("alignment", workspace.embedder))
+
+
+def _device(workspace: Workspace) -> str:
+    import torch
+
+    wanted = workspace.settings.embedding.device
+    return "cuda" if wanted in ("auto", "cuda") and torch.cuda.is_available() else "cpu"
+
+
+class EmbedderKind:
+    """The embedder: trained with hard negatives, the collection embedded with it, dense search compared."""
+
+    name = "embedder"
+    metric = "held-out dense nDCG@10"
+    trainable = EmbedderTraining()
+
+    def prepare(self, workspace: Workspace, row, coll, progress: Progress):
+        tuned = load_tuned_embedder(workspace.settings, row)
+        progress.stage("embedding the collection with the tuned model", _chunk_count(workspace, coll))
+        embed_missing(workspace.store, tuned, coll, lambda n: progress.advance(n))
+        embed_missing(workspace.store, workspace.embedder, coll, lambda n: progress.advance(n))  # chunks added since
+        return tuned
+
+    def measure(self, workspace: Workspace, coll, tuned, held_out: list[Example], dataset, items: list[dict]
+                ) -> dict:
+        embedder = tuned or workspace.embedder
+        result = {"model": embedder.model_id,
+                  "held_out": retrieval_check.held_out_dense(workspace.store, embedder, coll, held_out, items)}
+        if dataset is not None:
+            result["labelled"] = retrieval_check.labelled(workspace.store, workspace.settings, embedder, coll,
+                                                          dataset, ("dense", "hybrid"), None, items)
+        return result
+
+    def adopt(self, workspace: Workspace, coll, tuned, row) -> None:
+        switch_embedding_model(workspace.store, workspace.settings, coll, tuned, row)
+
+    def reject(self, workspace: Workspace, row) -> None:  # its vectors go; `rag tune use --force` makes them again
+        with workspace.store.session() as session:
+            workspace.store.delete_model_embeddings(session, row.model_id)
+
+
+class RerankerKind:
+    """The reranker: a cross-encoder from the base MiniLM, compared with the fused order it would reorder."""
+
+    name = "reranker"
+    metric = "held-out reranked nDCG@10"
+    trainable = RerankerTraining()
+
+    def prepare(self, workspace: Workspace, row, coll, progress: Progress):
+        from rag.retrieval.reranker import CrossEncoderReranker
+
+        embed_missing(workspace.store, workspace.embedder, coll)  # the base vectors its candidates come from
+        return CrossEncoderReranker(str(check_files(workspace.settings, row)), _device(workspace))
+
+    def measure(self, workspace: Workspace, coll, tuned, held_out: list[Example], dataset, items: list[dict]
+                ) -> dict:
+        store, settings = workspace.store, workspace.settings
+        candidates = settings.retrieval.rerank_candidates
+        result = {"model": "none (fused order)" if tuned is None else str(tuned.path),
+                  "held_out": retrieval_check.held_out_dense(store, workspace.embedder, coll, held_out, items,
+                                                             reranker=tuned, candidates=candidates)}
+        started = time.perf_counter()
+        if dataset is not None:
+            result["labelled"] = retrieval_check.labelled(store, settings, workspace.embedder, coll, dataset,
+                                                          ("hybrid",), tuned, items)
+            result["labelled_seconds_per_query"] = round((time.perf_counter() - started) / len(dataset.queries), 3)
+        return result
+
+    def adopt(self, workspace: Workspace, coll, tuned, row) -> None:
+        with workspace.store.session() as session:
+            workspace.store.set_adopted(session, coll.id, self.name, row.id)
+
+    def reject(self, workspace: Workspace, row) -> None:
+        pass
+
+
+KINDS = {kind.name: kind for kind in (EmbedderKind(), RerankerKind())}
+
+
+def tune_embedder(workspace: Workspace, collection: str, options: TuneOptions,
+                  progress: Progress | None = None) -> dict:
+    return tune(workspace, collection, "embedder", options, progress)
+
+
+def tune(workspace: Workspace, collection: str, kind_name: str, options: TuneOptions,
+         progress: Progress | None = None) -> dict:
+    """Trains, evaluates, gates and (when it passes and `options.adopt`) adopts; returns the card."""
+    if kind_name not in KINDS:
+        raise TuningError(f"kind {kind_name!r}: use {' or '.join(KINDS)}")
+    kind = KINDS[kind_name]
+    progress = progress or _Silent()
+    started = time.perf_counter()
+    planned = plan(workspace, collection, options)
+    store, settings = workspace.store, workspace.settings
+    row, resumed = _run_row(workspace, collection, kind.name, planned)
+    work_dir = settings.data_dir / row.path
+    card = {"kind": kind.name, "id": row.id, "model_id": row.model_id, "collection": collection,
+            "created": datetime.now(timezone.utc).isoformat(timespec="seconds"), "resumed": resumed,
+            **{k: planned[k] for k in ("base_model", "base_sha256", "questions", "chunks", "device", "options")}}
+    try:
+        split = _examples(workspace, collection, options, work_dir, progress)
+        card.update(chunks_sampled=split["chunks_sampled"], train_examples=len(split["train"]),
+                    held_out_examples=len(split["held_out"]))
+        if len(split["train"]) < MIN_TRAIN or len(split["held_out"]) < MIN_HELD_OUT:
+            raise TuningError(f"only {len(split['train'])} training and {len(split['held_out'])} held-out questions "
+                              f"could be made from collection {collection!r} (at least {MIN_TRAIN} and "
+                              f"{MIN_HELD_OUT} are needed): ingest more documents or raise --examples")
+        steps = total_steps(len(split["train"]), options.train)
+        progress.stage(f"training the {kind.name} ({len(split['train'])} questions)", steps)
+        card["training"] = train(kind.trainable, planned["base_path"], planned["base_sha256"], split["train"],
+                                 work_dir, options.train, device=planned["device"],
+                                 on_step=lambda r: progress.advance(1, f"loss {r.loss:.3f}"))
+        card["weights_sha256"] = sha256_file(work_dir / "model" / WEIGHTS)
+        with store.session() as session:
+            store.set_tuned_status(session, row.id, "training", card)
+            row = store.tuned_model(session, row.id)
+            session.expunge(row)
+        coll = _collection(workspace, collection)
+        tuned = kind.prepare(workspace, row, coll, progress)
+        progress.stage("evaluating base and tuned", None)
+        card.update(_before_after(workspace, kind, coll, tuned, split["held_out"], options, work_dir, started))
+        card.update(gate(card, kind.metric, options.margin))
+    except (OSError, KeyboardInterrupt) as exc:
+        with store.session() as session:
+            store.set_tuned_status(session, row.id, "training", card)
+        if isinstance(exc, KeyboardInterrupt):
+            raise
+        raise TuningError(f"tuning stopped: {exc}. Free the space or fix the cause and run the same command "
+                          f"again: it resumes from {work_dir}") from exc
+    except Exception:
+        with store.session() as session:
+            store.set_tuned_status(session, row.id, "failed", card)
+        raise
+    card["seconds"] = round(time.perf_counter() - started, 1)
+    if card["gate"]["passed"] and options.adopt:
+        progress.stage(f"adopting the tuned {kind.name}", None)
+        kind.adopt(workspace, coll, tuned, row)
+        card["adopted"], status = True, "adopted"
+    else:
+        card["adopted"] = False
+        status = "trained" if card["gate"]["passed"] else "rejected"
+        if status == "rejected":
+            kind.reject(workspace, row)
+    with store.session() as session:
+        store.set_tuned_status(session, row.id, status, card)
+    (work_dir / "card.json").write_text(json.dumps(card, indent=2))
+    return card
+
+
+def gate(card: dict, metric: str, margin: float) -> dict:
+    before = card["before"]["held_out"]["ndcg@10"]
+    after = card["after"]["held_out"]["ndcg@10"]
+    delta = round(after - before, 4)
+    passed = delta >= margin
+    reason = (f"{metric} {before:.4f} -> {after:.4f} ({delta:+.4f}): "
+              + (f"at least the margin {margin:+.4f}, adopted" if passed else
+                 f"below the margin {margin:+.4f}, so the base model stays"))
+    labelled = card["after"].get("labelled")
+    if passed and labelled and labelled["hybrid"]["ndcg@10"] < card["before"]["labelled"]["hybrid"]["ndcg@10"] - margin:
+        passed = False
+        reason += "; but hybrid nDCG@10 on the labelled set dropped by more than the margin, so it is not adopted"
+    return {"gate": {"metric": metric, "margin": margin, "delta": delta, "passed": passed, "reason": reason}}
+
+
+def _collection(workspace: Workspace, name: str):
+    with workspace.store.session() as session:
+        coll = workspace.store.collection(session, name)
+        session.expunge(coll)
+    return coll
+
+
+def _run_row(workspace: Workspace, collection: str, kind: str, planned: dict):
+    """The unfinished run with the same plan (resumed), else a new one."""
+    store = workspace.store
+    with store.session() as session:
+        coll = store.collection(session, collection)
+        for row in store.tuned_models(session, coll.id, kind):
+            if row.status == "training" and (row.card or {}).get("options") == planned["options"] \
+                    and row.base_sha256 == planned["base_sha256"]:
+                return row, True
+        row = store.add_tuned_model(session, kind=kind, collection_id=coll.id, model_id="pending",
+                                    base_model=planned["base_model"], base_sha256=planned["base_sha256"],
+                                    path="pending", status="training",
+                                    card={"options": planned["options"]})
+        row.model_id = tuned_model_id(kind, row.id)
+        row.path = f"tuned/{kind}-{row.id}"
+        session.flush()
+        session.expunge(row)
+    shutil.rmtree(workspace.settings.data_dir / row.path, ignore_errors=True)
+    return row, False
+
+
+def _examples(workspace: Workspace, collection: str, options: TuneOptions, work_dir: Path,
+              progress: Progress) -> dict:
+    """The run's questions, made once and kept in its folder (writing them with the model is the slow part)."""
+    path = work_dir / "examples.json"
+    if path.is_file():
+        saved = json.loads(path.read_text())
+        return {**saved, "train": [Example(**e) for e in saved["train"]],
+                "held_out": [Example(**e) for e in saved["held_out"]]}
+    coll = _collection(workspace, collection)
+    writer = question_writer(workspace, options.questions)
+    progress.stage(f"questions ({writer.name})", min(options.examples, _chunk_count(workspace, coll)))
+    split = make_examples(workspace.store, coll.id, writer, count=options.examples, seed=options.train.seed,
+                          held_out_share=options.held_out_share,
+                          lexical=lambda q, k: workspace.store.lexical_search(coll.id, q, k),
+                          progress=lambda n: progress.advance(n))
+    saved = {"questions": split.questions, "chunks_sampled": split.chunks_sampled,
+             "train": [e.to_json() for e in split.train], "held_out": [e.to_json() for e in split.held_out]}
+    work_dir.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(saved))
+    tmp.replace(path)
+    return {**saved, "train": split.train, "held_out": split.held_out}
+
+
+def _chunk_count(workspace: Workspace, coll) -> int:
+    with workspace.store.session() as session:
+        return workspace.store.count_chunks(session, coll.id)
+
+
+def _before_after(workspace: Workspace, kind, coll, tuned, held_out: list[Example], options: TuneOptions,
+                  work_dir: Path, started: float) -> dict:
+    from evals.beir import load_beir
+    from rag.runs import save_run
+
+    dataset = load_beir(Path(options.labelled), options.labelled_split) if options.labelled else None
+    source = Path(options.labelled) if options.labelled else work_dir / "examples.json"
+    out, runs = {}, {}
+    for name, model in (("before", None), ("after", tuned)):
+        items: list[dict] = []
+        result = kind.measure(workspace, coll, model, held_out, dataset, items)
+        metrics = {"model": result["model"], **{f"held-out.{k}": v for k, v in result["held_out"].items()}}
+        for method, values in result.get("labelled", {}).items():
+            metrics.update({f"labelled.{method}.{k}": v for k, v in values.items()})
+        runs[name] = save_run(workspace.store, workspace.settings, f"tune-{kind.name}-{name}", source, metrics,
+                              items, time.perf_counter() - started, coll.name, options.train.seed)
+        out[name] = result
+    return {**out, "runs": runs}

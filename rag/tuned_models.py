@@ -1,0 +1,93 @@
+"""Models `rag tune` trained on a collection: where their files lie, which one a collection uses, and switching
+a collection's embedding model.
+
+A switch is crash-safe like ingestion: the vectors of the new model are added beside the old ones (committed in
+batches, so a killed switch resumes where it stopped), then one transaction makes the collection use the new
+model, then the index is rebuilt from the stored vectors. Until that transaction the old model serves; after
+it, an index still holding the old model's vectors is detected on open (its manifest names the model).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from pathlib import Path
+
+from rag.embedder import Embedder, SentenceTransformerEmbedder
+from rag.errors import ConfigError
+from rag.hashing import sha256_file
+from rag.settings import Settings
+from rag.store import Collection, Store
+from rag.store.tables import TunedModel
+from rag.text import embed_text
+
+log = logging.getLogger(__name__)
+TUNED_PREFIX = "tuned-"  # model ids of tuned models: tuned-<kind>-<row id>
+WEIGHTS = "model.safetensors"
+
+
+def is_tuned(model_id: str | None) -> bool:
+    return bool(model_id) and model_id.startswith(TUNED_PREFIX)
+
+
+def tuned_model_id(kind: str, row_id: int) -> str:
+    return f"{TUNED_PREFIX}{kind}-{row_id}"
+
+
+def describe(row: TunedModel, collection: str) -> dict:
+    return {"id": row.id, "kind": row.kind, "collection": collection, "model_id": row.model_id,
+            "status": row.status, "base_model": row.base_model, "base_sha256": row.base_sha256, "path": row.path,
+            "created": row.created_at.isoformat() if row.created_at else "",
+            "adopted": row.adopted_at.isoformat() if row.adopted_at else None, "card": row.card}
+
+
+def model_dir(settings: Settings, row: TunedModel) -> Path:
+    """The model itself; its run folder (`row.path`) also holds the examples, checkpoint and card."""
+    return settings.data_dir / row.path / "model"
+
+
+def check_files(settings: Settings, row: TunedModel) -> Path:
+    """The tuned model's directory, after checking its weights are the ones its card records."""
+    folder = model_dir(settings, row)
+    weights = folder / WEIGHTS
+    fix = f"`rag tune revert -c <collection> --kind {row.kind}` goes back to the base model"
+    if not weights.is_file():
+        raise ConfigError(f"tuned model {row.model_id} is missing its weights ({weights}); {fix}")
+    expected = (row.card or {}).get("weights_sha256")
+    if expected and sha256_file(weights) != expected:
+        raise ConfigError(f"tuned model {row.model_id}: {weights} changed since training (SHA-256); {fix}")
+    return folder
+
+
+def load_tuned_embedder(settings: Settings, row: TunedModel) -> Embedder:
+    folder = check_files(settings, row)
+    return SentenceTransformerEmbedder(settings.embedding.model_copy(update={"model": str(folder)}), row.model_id)
+
+
+def embed_missing(store: Store, embedder: Embedder, collection: Collection,
+                  progress: Callable[[int], None] | None = None, batch: int = 256) -> int:
+    """Stores `embedder`'s vector for every chunk of the collection that has none yet; returns how many."""
+    done = 0
+    with store.session() as reading:
+        for rows in store.chunks_to_embed(reading, collection.id, embedder.model_id, batch):
+            vectors = embedder.embed([embed_text(section_path, text) for _, section_path, text in rows])
+            with store.session() as writing:
+                store.add_embeddings(writing, embedder.model_id, {h: v for (h, _, _), v in zip(rows, vectors)})
+            done += len(rows)
+            if progress is not None:
+                progress(len(rows))
+    return done
+
+
+def switch_embedding_model(store: Store, settings: Settings, collection: Collection, embedder: Embedder,
+                           tuned: TunedModel | None, progress: Callable[[int], None] | None = None) -> None:
+    """Makes the collection use `embedder` (the tuned model `tuned`, or the base model when None)."""
+    from rag.index.collection_index import CollectionIndex
+
+    embed_missing(store, embedder, collection, progress)
+    with store.session() as session:
+        store.set_embedding_model(session, collection, embedder.model_id, embedder.dim)
+        store.set_adopted(session, collection.id, "embedder", tuned.id if tuned is not None else None)
+    embed_missing(store, embedder, collection, progress)  # chunks an ingest committed meanwhile
+    CollectionIndex.rebuild(store, settings, collection)
+    log.info("collection %s now uses %s", collection.name, embedder.model_id)
