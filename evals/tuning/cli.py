@@ -63,6 +63,7 @@ def _tune_command(kind: str, help_text: str):
         labelled: Path = typer.Option(None, help="A BEIR folder of this collection's corpus: also scored before "
                                       "and after (never trained on)."),
         split: str = typer.Option(None, help="qrels split of --labelled."),
+        labelled_limit: int = typer.Option(0, help="Score only this many --labelled queries, evenly spread."),
         no_adopt: bool = typer.Option(False, "--no-adopt", help="Train and measure, but do not switch."),
         dry_run: bool = typer.Option(False, "--dry-run", help="Check and show the plan; train nothing."),
         as_json: bool = typer.Option(False, "--json"),
@@ -71,7 +72,7 @@ def _tune_command(kind: str, help_text: str):
         name = app.collection_name(collection)
         options = TuneOptions(examples=examples, held_out_share=held_out, questions=questions, margin=margin,
                               adopt=not no_adopt, labelled=str(labelled) if labelled else None,
-                              labelled_split=split, train=TrainConfig(
+                              labelled_split=split, labelled_limit=labelled_limit, train=TrainConfig(
                                   epochs=epochs, batch_size=batch_size, learning_rate=learning_rate,
                                   max_steps=max_steps, seed=seed))
         if dry_run:

@@ -27,6 +27,7 @@ from typing import Protocol
 from evals.tuning.examples import Example
 
 STATE = "state.json"
+HEAD_LEARNING_RATE = 1e-3
 OPTIMIZER = "optimizer.safetensors"
 
 
@@ -56,6 +57,9 @@ class Trainable(Protocol):
     def load(self, path: str, device: str, config: TrainConfig):
         """The model to train, from the base model or a checkpoint's copy of it."""
 
+    def parameter_groups(self, model, learning_rate: float) -> list[dict]:
+        """The optimizer's parameter groups."""
+
     def loss(self, model, batch: list[Example], device: str):
         """The batch's loss (a scalar tensor)."""
 
@@ -71,6 +75,9 @@ class EmbedderTraining:
         model.max_seq_length = config.max_seq_length
         self._loss = MultipleNegativesRankingLoss(model)
         return model
+
+    def parameter_groups(self, model, learning_rate: float) -> list[dict]:
+        return [{"params": list(model.parameters()), "lr": learning_rate}]
 
     def loss(self, model, batch: list[Example], device: str):
         features = [_to(model.preprocess(texts), device) for texts in (
@@ -90,6 +97,14 @@ class RerankerTraining:
         self._bce = torch.nn.BCEWithLogitsLoss()
         self._max_length = config.max_seq_length
         return model
+
+    def parameter_groups(self, model, learning_rate: float) -> list[dict]:
+        """The pretrained body at the given rate; the fresh one-logit head, which starts at chance, at
+        HEAD_LEARNING_RATE (at the body's rate it barely moves in the few hundred steps a CPU affords)."""
+        head = [p for name, p in model.named_parameters() if "classifier" in name]
+        body = [p for name, p in model.named_parameters() if "classifier" not in name]
+        return [{"params": body, "lr": learning_rate},
+                {"params": head, "lr": max(learning_rate, HEAD_LEARNING_RATE)}]
 
     def loss(self, model, batch: list[Example], device: str):
         import torch
@@ -141,7 +156,7 @@ def train(trainable: Trainable, base_path: str, base_sha256: str, examples: list
     torch.manual_seed(config.seed)  # a fresh head (the reranker's) starts the same in every run
     transformers_logging.set_verbosity_error()  # the "newly initialized head" report is expected here
     model = trainable.load(str(checkpoint / "model") if resumed else base_path, device, config)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=config.learning_rate)
+    optimizer = torch.optim.AdamW(trainable.parameter_groups(model, config.learning_rate))
     if resumed:
         _load_optimizer(optimizer, checkpoint, config.learning_rate)
     steps = total_steps(len(examples), config)
@@ -241,8 +256,8 @@ def _load_optimizer(optimizer, checkpoint: Path, learning_rate: float) -> None:
     for key, value in tensors.items():
         index, name = key.split(".", 1)
         per_param.setdefault(int(index), {})[name] = value
-    for group in groups:  # the schedule is replayed from the base rate
-        group["lr"] = learning_rate
+    for group in groups:  # the schedule is replayed from each group's base rate
+        group["lr"] = group.get("initial_lr", learning_rate)
         group.pop("initial_lr", None)
         group["betas"] = tuple(group["betas"])
     optimizer.load_state_dict({"state": per_param, "param_groups": groups})

@@ -68,6 +68,7 @@ class TuneOptions:
     adopt: bool = True
     labelled: str | None = None  # a BEIR folder of this collection's corpus: scored, never trained on
     labelled_split: str | None = None
+    labelled_limit: int = 0  # score only this many of its judged queries, evenly spread (0: all)
     train: TrainConfig = field(default_factory=TrainConfig)
 
     def to_json(self) -> dict:
@@ -347,6 +348,11 @@ def _before_after(workspace: Workspace, kind, coll, tuned, held_out: list[Exampl
     from rag.runs import save_run
 
     dataset = load_beir(Path(options.labelled), options.labelled_split) if options.labelled else None
+    if dataset is not None and 0 < options.labelled_limit < len(dataset.queries):
+        keys = list(dataset.queries)
+        step = len(keys) / options.labelled_limit
+        dataset.queries = {keys[int(i * step)]: dataset.queries[keys[int(i * step)]]
+                           for i in range(options.labelled_limit)}
     source = Path(options.labelled) if options.labelled else work_dir / "examples.json"
     out, runs = {}, {}
     for name, model in (("before", None), ("after", tuned)):
