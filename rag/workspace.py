@@ -216,7 +216,7 @@ class Workspace:
         from rag.tuned_models import describe
 
         with self.store.session() as session:
-            names = {c["id"]: c["name"] for c in self.store.collection_listing(session)}
+            names = self.store.collection_names_by_id(session)
             coll_id = self.store.collection(session, collection).id if collection else None
             return [describe(row, names.get(row.collection_id, "")) for row in
                     self.store.tuned_models(session, coll_id)]
@@ -237,7 +237,8 @@ class Workspace:
             if row is None:
                 raise ConfigError(f"no tuned model {tuned_id}; `rag tune list` shows them")
             session.expunge(row)
-            coll = self._collection_by_id(session, row.collection_id)
+            coll = self.store.collection_by_id(session, row.collection_id)
+            session.expunge(coll)
         if row.status in ("training", "failed"):
             raise ConfigError(f"tuned model {tuned_id} did not finish training ({row.status}); rerun its "
                               "`rag tune` command to resume it")
@@ -272,12 +273,6 @@ class Workspace:
             raise ConfigError(f"collection {coll.name!r} already uses its base embedder {coll.embedding_model!r}")
         with self._writing:
             switch_embedding_model(self.store, self.settings, coll, self.embedder, None, progress)
-
-    def _collection_by_id(self, session, collection_id: int):
-        names = {c["id"]: c["name"] for c in self.store.collection_listing(session)}
-        coll = self.store.collection(session, names[collection_id])
-        session.expunge(coll)
-        return coll
 
     # -- the library ---------------------------------------------------------------------------
     def documents(self, collection: str | None = None) -> list[dict]:

@@ -9,7 +9,7 @@ import numpy as np
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
-from rag.store.tables import Chunk, Document, Embedding, TunedModel, utcnow
+from rag.store.tables import Chunk, Collection, Document, Embedding, TunedModel, utcnow
 
 
 @dataclass(frozen=True)
@@ -39,6 +39,12 @@ class TuningQueries:
         for row in found:
             session.expunge(row)
         return found
+
+    def collection_by_id(self, session: Session, collection_id: int) -> Collection:
+        return session.get(Collection, collection_id)
+
+    def collection_names_by_id(self, session: Session) -> dict[int, str]:
+        return dict(session.execute(select(Collection.id, Collection.name)).all())
 
     def tuned_model(self, session: Session, tuned_id: int) -> TunedModel | None:
         return session.get(TunedModel, tuned_id)
