@@ -26,6 +26,7 @@ from pathlib import Path
 
 from evals.answer_metrics import contains_gold, exact_match, f1, strip_citations
 from rag.answer.contract import Answer, Answerer
+from rag.answer.generative import INVALID_CITATIONS
 from rag.judges.alignment import Judge
 from rag.sources import source_file
 
@@ -83,6 +84,12 @@ def _gold_found(question: EvalQuestion, answer: Answer) -> float | None:
     return len(found) / len(question.gold)
 
 
+def _citations_valid(answer: Answer) -> bool:
+    """Every sentence cites a source, and the model cited no source it was not given."""
+    return all(s.cited for s in answer.sentences) and not any(w.startswith(INVALID_CITATIONS)
+                                                              for w in answer.warnings)
+
+
 def evaluate_answers(answerer: Answerer, judge: Judge, questions: list[EvalQuestion],
                      progress: Callable[[int], None] | None = None) -> tuple[dict, list[dict]]:
     """One row per question and their summary. An answer whose sentences are supported but that the model
@@ -103,6 +110,7 @@ def evaluate_answers(answerer: Answerer, judge: Judge, questions: list[EvalQuest
             "relevance": None if answer.abstained else answer.relevance,
             "off_question": None if answer.abstained or answer.relevance is None else answer.relevance < below,
             "citation_recall": recall, "citation_precision": precision,
+            "citations_valid": None if answer.abstained else _citations_valid(answer),
             "unsupported": [{"sentence": s.text, "closest_evidence": s.evidence}
                             for s in answer.sentences if not s.supported],
             "sources": [{"number": c.number, "document": c.document, "page": c.page, "text": c.text[:600]}
@@ -140,6 +148,7 @@ def summarize(items: list[dict]) -> dict:
                                          for i in answered),
         "citation_recall": _mean(i["citation_recall"] for i in answered),
         "citation_precision": _mean(i["citation_precision"] for i in answered),
+        "citation_validity": _mean(i.get("citations_valid") for i in answered),
         "unsupported_sentences": sum(len(i["unsupported"]) for i in items),
     }
     for name in ("exact_match", "f1", "contains_gold", "gold_found"):

@@ -24,6 +24,11 @@ from rag.text import embed_text
 log = logging.getLogger(__name__)
 TUNED_PREFIX = "tuned-"  # model ids of tuned models: tuned-<kind>-<row id>
 WEIGHTS = "model.safetensors"
+ADAPTER = "adapter.gguf"  # a tuned generator: a GGUF LoRA adapter for the model file it was trained from
+
+
+def weights_file(kind: str) -> str:
+    return ADAPTER if kind == "generator" else WEIGHTS
 
 
 def is_tuned(model_id: str | None) -> bool:
@@ -49,7 +54,7 @@ def model_dir(settings: Settings, row: TunedModel) -> Path:
 def check_files(settings: Settings, row: TunedModel) -> Path:
     """The tuned model's directory, after checking its weights are the ones its card records."""
     folder = model_dir(settings, row)
-    weights = folder / WEIGHTS
+    weights = folder / weights_file(row.kind)
     fix = f"`rag tune revert -c <collection> --kind {row.kind}` goes back to the base model"
     if not weights.is_file():
         raise ConfigError(f"tuned model {row.model_id} is missing its weights ({weights}); {fix}")
@@ -91,3 +96,20 @@ def switch_embedding_model(store: Store, settings: Settings, collection: Collect
     embed_missing(store, embedder, collection, progress)  # chunks an ingest committed meanwhile
     CollectionIndex.rebuild(store, settings, collection)
     log.info("collection %s now uses %s", collection.name, embedder.model_id)
+
+
+def adopted_adapter(store: Store, collection: str, model_sha256: str) -> TunedModel | None:
+    """The LoRA adapter `rag tune generator` adopted for the collection, when it was trained from the model
+    file whose SHA-256 is given (an adapter fits only the weights it was trained on); None otherwise."""
+    with store.session() as session:
+        coll = store.collection(session, collection)
+        row = store.adopted_model(session, coll.id, "generator")
+        if row is None:
+            return None
+        session.expunge(row)
+    if row.base_sha256 != model_sha256:
+        log.warning("collection %r: its tuned generator %s was trained from another model file (SHA-256 %s...); "
+                    "answering without it. `rag tune generator` tunes the model in use.", collection,
+                    row.model_id, row.base_sha256[:12])
+        return None
+    return row

@@ -134,18 +134,36 @@ class Workspace:
 
         return active_model(self.settings)
 
-    def generator(self, model=None):
-        """The generation model (the active one unless given), loaded once per process; None: none installed."""
+    def generator(self, model=None, *, adapter: Path | None = None, adapter_name: str = ""):
+        """The generation model (the active one unless given; with a LoRA adapter when given), loaded once per
+        process; None: none installed."""
         from rag.answer.choice import model_generator
 
         model = model or self.active_model()
         if model is None:
             return None
-        key = (str(model.path), model.sha256)
+        key = (str(model.path), model.sha256, str(adapter or ""))
         with self._lock:
             if key not in self._generators:
-                self._generators[key] = model_generator(self.settings, model)
+                self._generators[key] = model_generator(self.settings, model, adapter, adapter_name)
             return self._generators[key]
+
+    def generator_for(self, collection: str | None = None):
+        """The active model with the LoRA adapter `rag tune generator` adopted for the collection (when it was
+        trained from this very model file and RAG_GENERATOR__LORA_PATH sets none), else the plain model."""
+        from rag.tuned_models import adopted_adapter, check_files, weights_file
+
+        model = self.active_model()
+        if model is None or self.settings.generator.lora_path:
+            return self.generator(model)
+        row = adopted_adapter(self.store, self.collection_name(collection), model.sha256)
+        if row is None:
+            return self.generator(model)
+        folder = self.settings.data_dir / row.path / "model"
+        key = (str(model.path), model.sha256, str(folder / weights_file(row.kind)))
+        if key not in self._generators:  # checked once per process, when first loaded
+            folder = check_files(self.settings, row)
+        return self.generator(model, adapter=folder / weights_file(row.kind), adapter_name=row.model_id)
 
     def answerer(self, collection: str | None = None, *, mode: str | None = None, extractive: bool = False,
                  generator=None) -> Answerer:
@@ -158,7 +176,7 @@ class Workspace:
                 raise ConfigError(f"answer mode {mode!r}: use flag, strip or abstain")
             answer = answer.model_copy(update={"mode": mode})
         settings = self.settings
-        generator = None if extractive else generator or self.generator()
+        generator = None if extractive else generator or self.generator_for(collection)
         if generator is None:  # the extractive answerer, chosen or the only one there is
             settings = settings.model_copy(update={"generator": settings.generator.model_copy(
                 update={"model": "extractive"})})
@@ -245,10 +263,16 @@ class Workspace:
         if row.status == "rejected" and not force:
             raise ConfigError(f"tuned model {tuned_id} was rejected by its gate "
                               f"({(row.card or {}).get('gate', {}).get('reason', '')}); add --force to use it anyway")
-        if row.kind == "reranker":
+        if row.kind == "generator":
+            model = self.active_model()
+            if model is None or model.sha256 != row.base_sha256:
+                raise ConfigError(f"tuned generator {tuned_id} was trained from {row.base_model} (SHA-256 "
+                                  f"{row.base_sha256[:12]}...), not the model in use; `rag models use "
+                                  f"{row.base_model}` first")
+        if row.kind in ("reranker", "generator"):
             check_files(self.settings, row)
             with self.store.session() as session:
-                self.store.set_adopted(session, coll.id, "reranker", row.id)
+                self.store.set_adopted(session, coll.id, row.kind, row.id)
             return coll.name
         with self._writing:
             switch_embedding_model(self.store, self.settings, coll, load_tuned_embedder(self.settings, row), row,
@@ -256,19 +280,19 @@ class Workspace:
         return coll.name
 
     def revert_tuned(self, collection: str | None = None, kind: str = "embedder", progress=None) -> None:
-        """The collection back on the configured (base) embedder, or without the tuned reranker."""
+        """The collection back on the configured (base) embedder, or without its tuned reranker or generator."""
         from rag.tuned_models import is_tuned, switch_embedding_model
 
         with self.store.session() as session:
             coll = self.store.collection(session, self.collection_name(collection))
             session.expunge(coll)
-            if kind == "reranker":
-                if self.store.adopted_model(session, coll.id, "reranker") is None:
-                    raise ConfigError(f"collection {coll.name!r} uses no tuned reranker")
-                self.store.set_adopted(session, coll.id, "reranker", None)
+            if kind in ("reranker", "generator"):
+                if self.store.adopted_model(session, coll.id, kind) is None:
+                    raise ConfigError(f"collection {coll.name!r} uses no tuned {kind}")
+                self.store.set_adopted(session, coll.id, kind, None)
                 return
         if kind != "embedder":
-            raise ConfigError(f"kind {kind!r}: use embedder or reranker")
+            raise ConfigError(f"kind {kind!r}: use embedder, reranker or generator")
         if not is_tuned(coll.embedding_model):
             raise ConfigError(f"collection {coll.name!r} already uses its base embedder {coll.embedding_model!r}")
         with self._writing:

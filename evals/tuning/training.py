@@ -41,6 +41,8 @@ class TrainConfig:
     max_steps: int = 0  # 0: epochs * batches
     checkpoint_every: int = 20
     seed: int = 0
+    lora_rank: int = 8  # the generator's LoRA (`evals.tuning.lora`); the retriever's tuners ignore these two
+    lora_alpha: float = 16.0
 
 
 @dataclass(frozen=True)
@@ -53,9 +55,13 @@ class StepReport:
 
 class Trainable(Protocol):
     name: str
+    needs_negatives: bool  # every example must carry a negative passage
 
-    def load(self, path: str, device: str, config: TrainConfig):
-        """The model to train, from the base model or a checkpoint's copy of it."""
+    def load(self, base_path: str, checkpoint: str | None, device: str, config: TrainConfig):
+        """The model to train: the base model, or the checkpoint's copy of what is trained when one is given."""
+
+    def save(self, model, folder: Path) -> None:
+        """What was trained, in safetensors (and any format the product loads it in)."""
 
     def parameter_groups(self, model, learning_rate: float) -> list[dict]:
         """The optimizer's parameter groups."""
@@ -64,14 +70,20 @@ class Trainable(Protocol):
         """The batch's loss (a scalar tensor)."""
 
 
+def _save_sentence_transformer(model, folder: Path) -> None:
+    model.save(str(folder), safe_serialization=True, create_model_card=False)
+
+
 class EmbedderTraining:
     name = "embedder"
+    needs_negatives = True
+    save = staticmethod(_save_sentence_transformer)
 
-    def load(self, path: str, device: str, config: TrainConfig):
+    def load(self, base_path: str, checkpoint: str | None, device: str, config: TrainConfig):
         from sentence_transformers import SentenceTransformer
         from sentence_transformers.sentence_transformer.losses import MultipleNegativesRankingLoss
 
-        model = SentenceTransformer(path, device=device, local_files_only=True)
+        model = SentenceTransformer(checkpoint or base_path, device=device, local_files_only=True)
         model.max_seq_length = config.max_seq_length
         self._loss = MultipleNegativesRankingLoss(model)
         return model
@@ -87,12 +99,14 @@ class EmbedderTraining:
 
 class RerankerTraining:
     name = "reranker"
+    needs_negatives = True
+    save = staticmethod(_save_sentence_transformer)
 
-    def load(self, path: str, device: str, config: TrainConfig):
+    def load(self, base_path: str, checkpoint: str | None, device: str, config: TrainConfig):
         import torch
         from sentence_transformers import CrossEncoder
 
-        model = CrossEncoder(path, num_labels=1, device=device, max_length=config.max_seq_length,
+        model = CrossEncoder(checkpoint or base_path, num_labels=1, device=device, max_length=config.max_seq_length,
                              local_files_only=True)
         self._bce = torch.nn.BCEWithLogitsLoss()
         self._max_length = config.max_seq_length
@@ -118,12 +132,12 @@ class RerankerTraining:
         return self._bce(logits.float(), labels)
 
 
-def fingerprint(base_sha256: str, examples: list[Example], config: TrainConfig, kind: str = "embedder") -> str:
+def fingerprint(base_sha256: str, examples: list, config: TrainConfig, kind: str = "embedder") -> str:
     """What a checkpoint must match to be resumed: the base model, the data and the settings."""
     digest = hashlib.sha256(f"{kind}:{base_sha256}".encode())
     digest.update(json.dumps(asdict(config), sort_keys=True).encode())
     for example in examples:
-        digest.update(json.dumps([example.question, example.passage, example.negative]).encode())
+        digest.update(json.dumps(example.to_json(), sort_keys=True).encode())
     return digest.hexdigest()
 
 
@@ -132,7 +146,7 @@ def total_steps(count: int, config: TrainConfig) -> int:
     return min(steps, config.max_steps) if config.max_steps else steps
 
 
-def train(trainable: Trainable, base_path: str, base_sha256: str, examples: list[Example], work_dir: Path,
+def train(trainable: Trainable, base_path: str, base_sha256: str, examples: list, work_dir: Path,
           config: TrainConfig, *, device: str = "cpu", on_step: Callable[[StepReport], None] | None = None) -> dict:
     """Trains from `base_path` (or from the checkpoint in `work_dir` that matches) and saves the model to
     `work_dir/model`; returns what the card records about the training."""
@@ -144,7 +158,7 @@ def train(trainable: Trainable, base_path: str, base_sha256: str, examples: list
 
     if not examples:
         raise ValueError("no training examples")
-    if any(not e.negative for e in examples):
+    if trainable.needs_negatives and any(not e.negative for e in examples):
         raise ValueError("every training example needs a negative passage")
     transformers_logging.disable_progress_bar()
     work_dir.mkdir(parents=True, exist_ok=True)
@@ -155,7 +169,7 @@ def train(trainable: Trainable, base_path: str, base_sha256: str, examples: list
     start_step = state["step"] if resumed else 0
     torch.manual_seed(config.seed)  # a fresh head (the reranker's) starts the same in every run
     transformers_logging.set_verbosity_error()  # the "newly initialized head" report is expected here
-    model = trainable.load(str(checkpoint / "model") if resumed else base_path, device, config)
+    model = trainable.load(base_path, str(checkpoint / "model") if resumed else None, device, config)
     optimizer = torch.optim.AdamW(trainable.parameter_groups(model, config.learning_rate))
     if resumed:
         _load_optimizer(optimizer, checkpoint, config.learning_rate)
@@ -181,21 +195,21 @@ def train(trainable: Trainable, base_path: str, base_sha256: str, examples: list
             with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
                 loss = trainable.loss(model, batch, device)
             loss.float().backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            torch.nn.utils.clip_grad_norm_([p for p in model.parameters() if p.requires_grad], 1.0)
             optimizer.step()
             schedule.step()
             optimizer.zero_grad()
             step += 1
             losses.append(float(loss.detach()))
             if step % config.checkpoint_every == 0 and step < steps:
-                _save_checkpoint(model, optimizer, checkpoint, {"fingerprint": print_, "step": step})
+                _save_checkpoint(trainable, model, optimizer, checkpoint, {"fingerprint": print_, "step": step})
             if on_step is not None:
                 on_step(StepReport(step, steps, losses[-1], time.perf_counter() - started))
     model.eval()
     final = work_dir / "model"
     tmp = work_dir / "model.tmp"
     shutil.rmtree(tmp, ignore_errors=True)
-    model.save(str(tmp), safe_serialization=True, create_model_card=False)
+    trainable.save(model, tmp)
     shutil.rmtree(final, ignore_errors=True)
     os.replace(tmp, final)
     shutil.rmtree(checkpoint, ignore_errors=True)
@@ -220,13 +234,13 @@ def _read_state(checkpoint: Path) -> dict | None:
         return None
 
 
-def _save_checkpoint(model, optimizer, checkpoint: Path, state: dict) -> None:
+def _save_checkpoint(trainable: Trainable, model, optimizer, checkpoint: Path, state: dict) -> None:
     """Written beside the old one and swapped in, so a kill leaves one whole checkpoint (or none)."""
     from safetensors.torch import save_file
 
     tmp = checkpoint.with_name("checkpoint.tmp")
     shutil.rmtree(tmp, ignore_errors=True)
-    model.save(str(tmp / "model"), safe_serialization=True, create_model_card=False)
+    trainable.save(model, tmp / "model")
     tensors, groups = _flatten_optimizer(optimizer)
     save_file(tensors, str(tmp / OPTIMIZER))
     (tmp / STATE).write_text(json.dumps({**state, "param_groups": groups}))

@@ -6,6 +6,8 @@ Used by every entry point (CLI, UI, evaluation) so that all of them say the same
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from rag.answer.checks import ModelChecks
 from rag.answer.contract import Answerer
 from rag.answer.extractive import ExtractiveAnswerer
@@ -35,9 +37,14 @@ def build_answerer(settings: Settings, retriever: Retriever, embedder: Embedder,
     return GenerativeAnswerer(retriever, generator, embedder, judge, answer, settings.generator, checks=checks)
 
 
-def model_generator(settings: Settings, model: ActiveModel) -> LlamaCppGenerator:
-    return LlamaCppGenerator(model.path, settings.generator, sha256=model.sha256,
-                             cache_dir=settings.models_dir / "prompt-cache")
+def model_generator(settings: Settings, model: ActiveModel, adapter: Path | None = None,
+                    adapter_name: str = "") -> LlamaCppGenerator:
+    """The model through llama.cpp; with a LoRA adapter file when given (else RAG_GENERATOR__LORA_PATH's)."""
+    generation = settings.generator
+    if adapter is not None:
+        generation = generation.model_copy(update={"lora_path": str(adapter)})
+    return LlamaCppGenerator(model.path, generation, sha256=model.sha256,
+                             cache_dir=settings.models_dir / "prompt-cache", adapter_name=adapter_name)
 
 
 def describe(answerer: Answerer) -> str:

@@ -33,6 +33,7 @@ from rag.retrieval.hybrid import Filters, Retriever
 from rag.settings import AnswerSettings, GeneratorSettings
 
 SAFETY_TOKENS = 16  # tokens at the seams between prompt pieces may merge differently
+INVALID_CITATIONS = "removed citations of sources that were not given: "
 
 
 def build_prompt(question: str, sources: list[Source]) -> Prompt:
@@ -77,9 +78,7 @@ class GenerativeAnswerer:
         started = time.perf_counter()
         hits = self.retriever.retrieve(question, k=k, filters=filters)
         timings["retrieve_s"] = time.perf_counter() - started
-        ranked = rank_sentences(question, hits, self.embedder)
-        evidence = round(ranked[0].score, 4) if ranked else 0.0
-        sources = self._sources(question, hits, ranked) if evidence >= self.settings.model_abstain_below else []
+        sources, evidence = self.read(question, hits)
         timings["select_s"] = time.perf_counter() - started - timings["retrieve_s"]
         citations = [source_citation(s) for s in sources]
         closest = citations_for(hits)
@@ -105,8 +104,7 @@ class GenerativeAnswerer:
             warnings.append("the answer reached the token limit (RAG_GENERATOR__MAX_TOKENS); its unfinished "
                             "last sentence was dropped")
         if parsed.invalid:
-            warnings.append("removed citations of sources that were not given: "
-                            + ", ".join(f"[{n}]" for n in parsed.invalid))
+            warnings.append(INVALID_CITATIONS + ", ".join(f"[{n}]" for n in parsed.invalid))
         if parsed.abstained:
             timings["total_s"] = time.perf_counter() - started
             return abstained(question, self.name, timings, citations, evidence, answerable=answerable,
@@ -129,6 +127,14 @@ class GenerativeAnswerer:
                 return abstained(question, self.name, timings, citations, evidence, answerable=answerable,
                                  warnings=answer.warnings, sentences=checked, relevance=relevance)
         return answer
+
+    def read(self, question: str, hits) -> tuple[list[Source], float]:
+        """The numbered sources the model reads for these hits, and the evidence score (the best sentence's);
+        no sources when the evidence is under RAG_ANSWER__MODEL_ABSTAIN_BELOW (then it abstains unasked)."""
+        ranked = rank_sentences(question, hits, self.embedder)
+        evidence = round(ranked[0].score, 4) if ranked else 0.0
+        return (self._sources(question, hits, ranked) if evidence >= self.settings.model_abstain_below else [],
+                evidence)
 
     def _sources(self, question: str, hits, ranked) -> list[Source]:
         """What the model reads: at most RAG_GENERATOR__SOURCE_TOKENS, and never more than the window holds."""

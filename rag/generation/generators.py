@@ -71,12 +71,13 @@ class LlamaCppGenerator:
     """A GGUF model through llama-cpp-python. Loading waits for the first use."""
 
     def __init__(self, model_path: Path, settings: GeneratorSettings, sha256: str = "",
-                 cache_dir: Path | None = None):
+                 cache_dir: Path | None = None, adapter_name: str = ""):
         self.model_path = Path(model_path)
         self.settings = settings
         self.sha256 = sha256  # as checked when the model was installed or chosen (recorded by evaluation runs)
         self.cache_dir = cache_dir  # evaluated prompt prefixes kept on disk (`PrefixCache`)
-        self.name = f"llama.cpp:{self.model_path.name}"
+        lora = adapter_name or (Path(settings.lora_path).name if settings.lora_path else "")
+        self.name = f"llama.cpp:{self.model_path.name}" + (f" + LoRA {lora}" if lora else "")
         self.context_tokens = settings.context_tokens
         self.generated_tokens = 0  # tokens of the last stream (for benchmarks)
         self.evaluated_tokens = 0  # prompt tokens the last stream had to evaluate (the rest was cached)
@@ -155,6 +156,20 @@ class LlamaCppGenerator:
 
     def prompt_tokens(self, prompt: Prompt) -> int:
         return len(self.render(prompt)[0])
+
+    def reply_tokens(self, text: str) -> list[int]:
+        """The tokens of an assistant reply as the model should write it (for training): the text, then the
+        end-of-turn token the chat template closes an assistant message with."""
+        import llama_cpp
+
+        messages = [{"role": "user", "content": _mark(0)}, {"role": "assistant", "content": _mark(1)},
+                    {"role": "user", "content": _mark(2)}]
+        after = self.formatter(messages=messages).prompt.split(_mark(1))[-1].split(_mark(2))[0]
+        vocab = self.llm._model.vocab  # noqa: SLF001
+        ends = [t for t in self.llm.tokenize(after.encode("utf-8"), add_bos=False, special=True)
+                if llama_cpp.llama_vocab_is_eog(vocab, t)]
+        return (self.llm.tokenize(text.encode("utf-8"), add_bos=False, special=False)
+                + [ends[0] if ends else self.llm.token_eos()])
 
     @cached_property
     def prefixes(self) -> PrefixCache:

@@ -47,3 +47,22 @@ class ChatQueries:
         message = session.get(ChatMessage, message_id)
         if message is not None and message.role == "assistant":
             message.feedback = feedback
+
+    def liked_answers(self, session: Session, collection_id: int, limit: int = 2000) -> list[tuple[str, str]]:
+        """(question as retrieved with, answer text) of the collection's answers marked helpful, newest first."""
+        liked = session.scalars(
+            select(ChatMessage).join(ChatSession, ChatSession.id == ChatMessage.session_id)
+            .where(ChatSession.collection_id == collection_id, ChatMessage.role == "assistant",
+                   ChatMessage.feedback.is_not(None))
+            .order_by(ChatMessage.id.desc()).limit(limit))
+        pairs = []
+        for message in liked:
+            if not (message.feedback or {}).get("helpful") or (message.answer or {}).get("abstained"):
+                continue
+            asked = session.scalars(
+                select(ChatMessage).where(ChatMessage.session_id == message.session_id, ChatMessage.role == "user",
+                                          ChatMessage.id < message.id)
+                .order_by(ChatMessage.id.desc()).limit(1)).first()
+            if asked is not None:
+                pairs.append((asked.standalone or asked.content, message.content))
+        return pairs

@@ -6,9 +6,8 @@ from __future__ import annotations
 import common
 import streamlit as st
 
-from evals.tuning.tuner import TuneOptions, tune_embedder
-
-METRICS = ("ndcg@10", "hit@10", "mrr")
+from evals.tuning.training import TrainConfig
+from evals.tuning.tuner import KINDS, TuneOptions, tune
 
 
 @st.cache_resource
@@ -29,13 +28,13 @@ class _JobProgress:
         self.job["info"] = info or self.job["info"]
 
 
-def tune_in_background(collection: str, options: TuneOptions) -> None:
+def tune_in_background(collection: str, kind: str, options: TuneOptions) -> None:
     if any(job["state"] == "running" for job in jobs().values()):
         st.warning("A tuning job is already running in this app; wait for it to finish.")
         return
     job = {"collection": collection, "stage": "starting", "done": 0, "total": None, "info": ""}
     common.start_job(jobs(), job, "card",
-                     lambda: tune_embedder(common.workspace(), collection, options, _JobProgress(job)))
+                     lambda: tune(common.workspace(), collection, kind, options, _JobProgress(job)))
 
 
 @st.fragment(run_every=2)
@@ -52,14 +51,9 @@ def progress() -> None:
 
 
 def figures(card: dict) -> list[dict]:
-    rows = []
-    for name in METRICS:
-        rows.append({"metric": f"held-out dense {name}", "base": card["before"]["held_out"][name],
-                     "tuned": card["after"]["held_out"][name]})
-    for method in card["before"].get("labelled") or {}:
-        rows.append({"metric": f"labelled {method} nDCG@10", "base": card["before"]["labelled"][method]["ndcg@10"],
-                     "tuned": card["after"]["labelled"][method]["ndcg@10"]})
-    return rows
+    """The card's before/after rows (`seconds` figures are left out of the chart's 0-1 scale)."""
+    return [{"metric": name, "base": before, "tuned": after} for name, before, after in card.get("figures", [])
+            if isinstance(before, (int, float)) and isinstance(after, (int, float))]
 
 
 def model_detail(row: dict) -> None:
@@ -69,7 +63,8 @@ def model_detail(row: dict) -> None:
         st.markdown(common.inert(card["gate"]["reason"]))
         data = figures(card)
         st.dataframe(data, hide_index=True)
-        st.bar_chart({"base": [r["base"] for r in data], "tuned": [r["tuned"] for r in data]}, stack=False)
+        shares = [r for r in data if "seconds" not in r["metric"]]
+        st.bar_chart({"base": [r["base"] for r in shares], "tuned": [r["tuned"] for r in shares]}, stack=False)
         training = card.get("training", {})
         st.caption(f"{card.get('train_examples')} training / {card.get('held_out_examples')} held-out questions "
                    f"({card.get('questions')}); {training.get('steps')} steps in {training.get('train_seconds')} s; "
@@ -80,12 +75,12 @@ def model_detail(row: dict) -> None:
     if row["status"] in ("trained", "rejected", "retired"):
         force = row["status"] == "rejected" and st.checkbox("Use it although the gate rejected it", key="force")
         if st.button("Use this model", key=f"use-{row['id']}", disabled=row["status"] == "rejected" and not force):
-            with st.spinner("Embedding what is missing and rebuilding the index..."):
+            with st.spinner("Switching (an embedder: embedding what is missing and rebuilding the index)..."):
                 workspace.use_tuned(row["id"], force=force)
             st.rerun()
     if row["status"] == "adopted" and st.button("Revert to the base model", key=f"revert-{row['id']}"):
-        with st.spinner("Rebuilding the index from the base model's vectors..."):
-            workspace.revert_tuned(row["collection"])
+        with st.spinner("Switching back (an embedder: rebuilding the index from the base model's vectors)..."):
+            workspace.revert_tuned(row["collection"], row["kind"])
         st.rerun()
 
 
@@ -100,8 +95,8 @@ def main() -> None:
     rows = common.workspace().tuned_models(collection)
     if rows:
         table = [{"id": r["id"], "kind": r["kind"], "status": r["status"], "created": r["created"][:16],
-                  "held-out before": (r["card"] or {}).get("before", {}).get("held_out", {}).get("ndcg@10"),
-                  "after": (r["card"] or {}).get("after", {}).get("held_out", {}).get("ndcg@10")}
+                  "held-out before": ((r["card"] or {}).get("gate") or {}).get("before"),
+                  "after": ((r["card"] or {}).get("gate") or {}).get("after")}
                  for r in rows]
         st.dataframe(table, hide_index=True)
         chosen = st.selectbox("Model", [r["id"] for r in rows], key="tuned_choice")
@@ -109,11 +104,17 @@ def main() -> None:
     else:
         st.caption("No tuned models for this collection yet.")
     with st.form("tune"):
-        st.markdown("**Tune the embedder on this collection** (a long job on CPU: minutes to hours)")
-        examples = st.number_input("Chunks to write questions for", 200, 20000, 1500, step=100)
+        st.markdown("**Tune on this collection** (a long job on CPU: minutes for the retriever, hours for the "
+                    "generator's LoRA)")
+        kind = st.radio("What", list(KINDS), horizontal=True, key="tune_kind")
+        examples = st.number_input("Chunks to write questions for (0: the default for what is tuned)", 0, 20000, 0,
+                                   step=100)
         questions = st.radio("Questions", ["auto", "heuristic", "model"], horizontal=True)
         if st.form_submit_button("Start tuning"):
-            tune_in_background(collection, TuneOptions(examples=int(examples), questions=questions))
+            defaults = KINDS[kind].defaults
+            tune_in_background(collection, kind, TuneOptions(
+                examples=int(examples) or defaults["examples"], questions=questions,
+                train=TrainConfig(batch_size=defaults["batch_size"], learning_rate=defaults["learning_rate"])))
             st.rerun()
 
 

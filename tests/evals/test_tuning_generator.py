@@ -1,0 +1,149 @@
+"""`rag tune generator`: a LoRA trained on the real tiny model (SmolLM2-135M, read from its GGUF file into
+PyTorch), exported as a GGUF adapter that llama.cpp applies, measured through the real answerer, gated,
+used and reverted."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from evals.tuning.answer_examples import AnswerExample, HeuristicAnswerQuestions
+from evals.tuning.training import TrainConfig, train
+from evals.tuning.tuner import KINDS, TuneOptions, TuningError, tune
+from rag.answer.reader_prompt import sources_block
+from rag.errors import ConfigError
+from rag.generation.generators import LlamaCppGenerator
+from rag.settings import EmbeddingSettings, GeneratorSettings
+from rag.store.tuning import ChunkText
+from rag.workspace import Workspace
+from tests.conftest import make_settings
+from tests.evals.test_tuning import _corpus
+
+SOURCES = [("[1] Harbour guide\nThe lighthouse on Kestrel Island was painted blue in 1921.", "Blue. [1]"),
+           ("[1] Garden leaflet\nThe glasshouse roof was rebuilt with copper in 1988.", "Copper. [1]")]
+
+
+def _examples(generator: LlamaCppGenerator) -> list[AnswerExample]:
+    made = []
+    for source, target in SOURCES:
+        question = "What colour?" if "blue" in source else "Which metal?"
+        tokens, prefix = generator.render(_prompt(question, source))
+        made.append(AnswerExample(question, "answer", 1, 1, source, target, tokens, generator.reply_tokens(target),
+                                  prefix))
+    return made
+
+
+def _prompt(question: str, source: str):
+    from rag.answer.reader_prompt import question_task, reader_prompt
+
+    return reader_prompt(sources_block([source]), question_task(question))
+
+
+def _greedy(generator: LlamaCppGenerator, question: str, source: str) -> str:
+    return "".join(generator.stream(_prompt(question, source), max_tokens=12))
+
+
+def test_a_trained_lora_is_exported_as_a_gguf_adapter_that_llama_cpp_applies_as_pytorch_does(tiny_model, tmp_path):
+    import torch
+
+    from evals.tuning.lora import ADAPTER, GeneratorTraining
+
+    settings = GeneratorSettings(context_tokens=2048, temperature=0)
+    base = LlamaCppGenerator(tiny_model, settings)
+    examples = _examples(base) * 2
+    config = TrainConfig(epochs=6, batch_size=4, learning_rate=3e-3, warmup_share=0.0, checkpoint_every=100)
+    card = train(GeneratorTraining(), str(tiny_model), "sha", examples, tmp_path, config)
+    assert card["steps"] == 6 and card["last_loss"] < card["first_loss"]
+    adapter = tmp_path / "model" / ADAPTER
+    tuned = LlamaCppGenerator(tiny_model, settings.model_copy(update={"lora_path": str(adapter)}))
+    question, source = "What colour?", SOURCES[0][0]
+    before = _greedy(base, question, source)
+    after = _greedy(tuned, question, source)
+    assert after != before and after == _greedy(tuned, question, source)  # changed, and deterministic
+    assert "Blue" in after, after
+
+    # The same logits from llama.cpp (adapter on the quantized file) and from PyTorch (LoRA on its dequantized
+    # weights): the export's names, shapes, scale and llama's query/key row order are right.
+    trainable = GeneratorTraining()
+    model = trainable.load(str(tiny_model), str(tmp_path / "model"), "cpu", config).eval()
+    tokens, _ = tuned.render(_prompt(question, source))
+    tuned.prefixes.evaluate(tokens, 0)
+    with torch.no_grad():
+        reference = model(input_ids=torch.tensor([tokens])).logits[0, -1].float().numpy()
+    ours = tuned.logits()
+    assert int(np.argmax(ours)) == int(np.argmax(reference))
+    assert np.corrcoef(ours, reference)[0, 1] > 0.99
+
+
+def test_heuristic_answer_questions_ask_for_what_a_sentence_of_the_chunk_says():
+    import random
+
+    text = ("Honeybees communicate the location of flowers with a waggle dance performed inside the hive. The "
+            "direction of the waggle run encodes the angle between the sun and the flowers.")
+    example = HeuristicAnswerQuestions().example(ChunkText(1, 2, None, text), random.Random(0))
+    assert example.question.startswith("What does the text say about ") and example.question.endswith("?")
+    assert example.answer in text and example.passage == text
+
+
+def test_the_generator_gate_adopts_only_a_better_adapter_that_still_answers():
+    kind = KINDS["generator"]
+
+    def card(before: dict, after: dict) -> dict:
+        return {"before": {"held_out": before}, "after": {"held_out": after}}
+
+    base = {"grounded_score": 0.60, "answerable_correct": 0.50}
+    worse = kind.gate(card(base, {"grounded_score": 0.55, "answerable_correct": 0.45}), 0.02)["gate"]
+    assert not worse["passed"] and "below the margin" in worse["reason"]
+    abstains_more = kind.gate(card(base, {"grounded_score": 0.70, "answerable_correct": 0.40}), 0.02)["gate"]
+    assert not abstains_more["passed"] and "abstains more" in abstains_more["reason"]
+    better = kind.gate(card(base, {"grounded_score": 0.70, "answerable_correct": 0.55}), 0.02)["gate"]
+    assert better["passed"] and better["before"] == 0.60 and better["after"] == 0.70
+
+
+@pytest.fixture
+def tuned_workspace(tmp_path, real_embedder, monkeypatch):
+    import evals.tuning.tuner as tuner
+
+    monkeypatch.setattr(tuner, "MIN_HELD_OUT", 6)  # a short held-out part: every answer costs a real generation
+    monkeypatch.setattr(tuner, "MIN_TRAIN", 16)
+    settings = make_settings(tmp_path / ".rag", embedding=EmbeddingSettings(),
+                             generator=GeneratorSettings(model="smollm2-135m", max_tokens=32))
+    workspace = Workspace(settings, embedder=real_embedder)
+    workspace.ingest([_corpus(tmp_path / "corpus", 110)], "papers")
+    return workspace
+
+
+def test_generator_tuning_measures_gates_and_can_be_used_and_reverted(tuned_workspace):
+    workspace = tuned_workspace
+    options = TuneOptions(examples=45, questions="heuristic", margin=1.0,
+                          train=TrainConfig(batch_size=4, learning_rate=5e-4, max_steps=2))
+    card = tune(workspace, "papers", "generator", options)
+    assert card["base_sha256"] == workspace.active_model().sha256
+    assert card["train_examples"] >= 16 and card["training"]["steps"] == 2
+    for side in ("before", "after"):
+        held = card[side]["held_out"]
+        assert held["n"] == 2 * card["held_out_examples"] and 0 <= held["grounded_score"] <= 1
+    assert "+ LoRA tuned-generator" in card["after"]["model"] and "LoRA" not in card["before"]["model"]
+    assert not card["gate"]["passed"] and not card["adopted"]  # a gain of 1.0 is out of reach
+    row = workspace.tuned_model(card["id"])
+    assert row["status"] == "rejected"
+    assert "LoRA" not in workspace.answerer("papers").name
+
+    with pytest.raises(ConfigError, match="rejected by its gate"):
+        workspace.use_tuned(card["id"])
+    workspace.use_tuned(card["id"], force=True)
+    assert workspace.answerer("papers").name.endswith(f"+ LoRA {card['model_id']}")
+    tuned = workspace.generator_for("papers")
+    assert tuned is not workspace.generator() and tuned.settings.lora_path.endswith("adapter.gguf")
+    workspace.revert_tuned("papers", "generator")
+    assert workspace.generator_for("papers") is workspace.generator()  # the base model, adapter-free
+    assert "LoRA" not in workspace.answerer("papers").name
+    with pytest.raises(ConfigError, match="uses no tuned generator"):
+        workspace.revert_tuned("papers", "generator")
+
+
+def test_tuning_the_generator_needs_a_model(tmp_path, real_embedder):
+    settings = make_settings(tmp_path / ".rag", embedding=EmbeddingSettings())  # the extractive answerer
+    workspace = Workspace(settings, embedder=real_embedder)
+    with pytest.raises(TuningError, match="no generation model is installed"):
+        tune(workspace, "papers", "generator", TuneOptions(questions="heuristic"))
