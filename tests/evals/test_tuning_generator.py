@@ -75,6 +75,32 @@ def test_a_trained_lora_is_exported_as_a_gguf_adapter_that_llama_cpp_applies_as_
     assert np.corrcoef(ours, reference)[0, 1] > 0.99
 
 
+def test_a_lora_run_killed_mid_way_resumes_and_ends_where_an_unbroken_run_ends(tiny_model, tmp_path):
+    from safetensors.numpy import load_file
+
+    from evals.tuning.lora import TENSORS, GeneratorTraining
+
+    examples = _examples(LlamaCppGenerator(tiny_model, GeneratorSettings(context_tokens=2048))) * 2
+    config = TrainConfig(epochs=3, batch_size=2, learning_rate=3e-3, warmup_share=0.0, checkpoint_every=1, seed=3)
+    whole = train(GeneratorTraining(), str(tiny_model), "sha", examples, tmp_path / "whole", config)
+    assert whole["steps"] == 6 and whole["resumed_at_step"] == 0
+
+    def kill_at_step_4(report):
+        if report.step == 4:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        train(GeneratorTraining(), str(tiny_model), "sha", examples, tmp_path / "broken", config,
+              on_step=kill_at_step_4)
+    assert not (tmp_path / "broken" / "model").exists()  # nothing half-made to adopt
+    resumed = train(GeneratorTraining(), str(tiny_model), "sha", examples, tmp_path / "broken", config)
+    assert resumed["resumed_at_step"] == 4 and resumed["steps"] == 6
+    a, b = (load_file(str(tmp_path / run / "model" / TENSORS)) for run in ("whole", "broken"))
+    assert a.keys() == b.keys() and any(np.abs(v).max() > 0 for k, v in a.items() if "lora_B" in k)  # it trained
+    for key in a:
+        np.testing.assert_allclose(a[key], b[key], atol=2e-3)
+
+
 def test_heuristic_answer_questions_ask_for_what_a_sentence_of_the_chunk_says():
     import random
 
@@ -140,6 +166,41 @@ def test_generator_tuning_measures_gates_and_can_be_used_and_reverted(tuned_work
     assert "LoRA" not in workspace.answerer("papers").name
     with pytest.raises(ConfigError, match="uses no tuned generator"):
         workspace.revert_tuned("papers", "generator")
+
+
+def test_thumbs_up_answers_become_training_examples_only_while_their_sentences_verify(tuned_workspace):
+    from evals.tuning.answer_examples import AnswerExamples
+    from rag.judges.choice import build_judge
+    from rag.text import sentences
+
+    workspace = tuned_workspace
+    answerer = workspace.answerer("papers", generator=workspace.generator())
+    question = "What does the text say about the treatment of the patients?"
+    sources, _ = answerer.read(question, answerer.retriever.retrieve(question))
+    first = sources[0]
+    start, end = sentences(first.text)[0]
+    quoted = first.text[start:end].strip()
+    turns = [(f"{quoted} [{first.number}]", {"helpful": True}),  # kept: it verifies against its source
+             ("Penguins can fly across the Atlantic in a day. [1]", {"helpful": True}),  # liked but unsupported
+             (f"{quoted} [{first.number}]", {"helpful": False}),  # not liked
+             ("The documents don't answer this question.", {"helpful": True})]  # an abstention
+    store = workspace.store
+    with store.session() as session:
+        chat = store.add_chat(session, answerer.retriever.collection.id, "feedback")
+        for text, _ in turns:
+            store.add_turn(session, chat, "follow-up", question, text, {"abstained": "don't answer" in text})
+    with store.session() as session:
+        assistant = [m.id for m in store.chat_messages(session, chat) if m.role == "assistant"]
+        for message_id, (_, feedback) in zip(assistant, turns):
+            store.set_feedback(session, message_id, feedback)
+    with store.session() as session:
+        liked = store.liked_answers(session, answerer.retriever.collection.id)
+    assert sorted(answer for _, answer in liked) == sorted([turns[0][0], turns[1][0]])
+    assert {asked for asked, _ in liked} == {question}  # the standalone question it was retrieved with
+
+    made = AnswerExamples(answerer, build_judge("alignment", workspace.embedder)).make([], liked)
+    assert [(e.kind, e.target) for e in made] == [("feedback", turns[0][0])]
+    assert made[0].sources and made[0].target_tokens and made[0].prompt_tokens[:made[0].prefix]
 
 
 def test_tuning_the_generator_needs_a_model(tmp_path, real_embedder):
