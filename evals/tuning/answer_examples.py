@@ -14,9 +14,12 @@ the selected sentences as numbered sources, the reader prompt):
   answer to this question? Reply yes or no.") on the same sources: "yes" beside the answer, "no" beside the
   abstention. Without them an adapter could learn to answer while the unchanged check still declines first.
 
-A question yields its answer and its abstention (with their checks) together or not at all, so the adapter sees
-as many of each. Unpaired, on SciFact with the 1.5B model, abstentions outnumbered answers 35 to 22 and the
-adapter learned to decline every question (the gate rejected it: grounded-answer score 0.54 -> 0.50).
+Abstentions come only with answers, one for every `ANSWERS_PER_ABSTENTION` answers (of the questions whose answer
+is kept, every second one also yields its abstention when it has one). The abstention is one fixed reply, learned
+from a few examples, and the model overshoots towards it: on SciFact with the 1.5B model, unpaired data
+(abstentions outnumbering answers 35 to 22) taught it to decline every question (grounded-answer score 0.54 ->
+0.50), and one abstention per answer still halved the answerable questions answered right (0.64 -> 0.32) while it
+raised the abstention on questions without their document (0.44 -> 0.84).
 
 Thumbs-up answers from the collection's feedback join the answers (their question, their sources as rebuilt by
 today's retrieval, their cited text), when every cited sentence still verifies.
@@ -37,6 +40,7 @@ from rag.store.tuning import ChunkText
 from rag.text import content_words, embed_text, sentences
 
 TOPIC_WORDS = 3
+ANSWERS_PER_ABSTENTION = 2  # the module's docstring says why
 _WORD = re.compile(r"[A-Za-z][A-Za-z\-]+")
 
 
@@ -100,11 +104,15 @@ class AnswerExamples:
 
     def make(self, questions: Iterable[Example], feedback: Iterable[tuple[str, str]] = (),
              progress: Callable[[int], None] | None = None) -> list[AnswerExample]:
-        made = []
+        made, answers = [], 0
         for question in questions:
-            answer, abstention = self.answer(question), self.abstention(question)
-            if answer is not None and abstention is not None:  # both or neither (the module says why)
-                made += [answer, self.check(answer, "yes"), abstention, self.check(abstention, "no")]
+            answer = self.answer(question)
+            if answer is not None:
+                abstention = self.abstention(question) if answers % ANSWERS_PER_ABSTENTION == 0 else None
+                if abstention is not None:
+                    made += [abstention, self.check(abstention, "no")]
+                made += [answer, self.check(answer, "yes")]
+                answers += 1
             if progress is not None:
                 progress(1)
         made += [e for e in (self.liked(q, a) for q, a in feedback) if e is not None]
