@@ -60,9 +60,10 @@ def _tune_command(kind: str, help_text: str):
                                      "1500; generator: 200)."),
         questions: str = typer.Option("auto", help="auto (the local model where installed), model or heuristic."),
         held_out: float = typer.Option(0.2, help="Share of documents whose questions are held out."),
-        epochs: int = typer.Option(1, min=1),
-        batch_size: int = typer.Option(None, min=2, help="Examples a step (retriever: 32; generator: 4)."),
-        learning_rate: float = typer.Option(None, help="Retriever: 3e-5; generator (LoRA): 2e-4."),
+        epochs: int = typer.Option(None, min=1, help="Passes over the training data (reranker: 3; else 1)."),
+        batch_size: int = typer.Option(None, min=2, help="Examples a step (embedder: 32; reranker: 16; "
+                                       "generator: 4)."),
+        learning_rate: float = typer.Option(None, help="Embedder: 3e-5; reranker: 1e-4; generator (LoRA): 2e-4."),
         max_steps: int = typer.Option(0, help="Stop after this many steps (0: all epochs)."),
         seed: int = typer.Option(0),
         margin: float = typer.Option(None, help="Gain of the held-out figure needed to adopt (nDCG@10: 0.01; "
@@ -81,6 +82,7 @@ def _tune_command(kind: str, help_text: str):
         examples = examples or defaults["examples"]
         batch_size = batch_size or defaults["batch_size"]
         learning_rate = learning_rate or defaults["learning_rate"]
+        epochs = epochs or defaults["epochs"]
         options = TuneOptions(examples=examples, held_out_share=held_out, questions=questions, margin=margin,
                               adopt=not no_adopt, labelled=str(labelled) if labelled else None,
                               labelled_split=split, labelled_limit=labelled_limit, train=TrainConfig(

@@ -114,7 +114,8 @@ def main() -> None:
             defaults = KINDS[kind].defaults
             tune_in_background(collection, kind, TuneOptions(
                 examples=int(examples) or defaults["examples"], questions=questions,
-                train=TrainConfig(batch_size=defaults["batch_size"], learning_rate=defaults["learning_rate"])))
+                train=TrainConfig(batch_size=defaults["batch_size"], learning_rate=defaults["learning_rate"],
+                                  epochs=defaults["epochs"])))
             st.rerun()
 
 
