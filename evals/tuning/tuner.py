@@ -20,21 +20,13 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
-from evals.tuning import retrieval_check
 from evals.tuning.examples import Example, HeuristicQuestions, ModelQuestions, make_examples
 from evals.tuning.generator_kind import GeneratorKind
+from evals.tuning.retriever_kinds import EmbedderKind, RerankerKind, RetrieverKind, chunk_count, training_device
 from evals.tuning.run_protocol import Progress, TuningError  # noqa: F401 - callers import TuningError here
-from evals.tuning.training import EmbedderTraining, RerankerTraining, TrainConfig, total_steps, train
+from evals.tuning.training import TrainConfig, total_steps, train
 from rag.hashing import sha256_file
-from rag.tuned_models import (
-    WEIGHTS,
-    check_files,
-    embed_missing,
-    load_tuned_embedder,
-    switch_embedding_model,
-    tuned_model_id,
-    weights_file,
-)
+from rag.tuned_models import tuned_model_id, weights_file
 from rag.workspace import Workspace
 
 log = logging.getLogger(__name__)
@@ -67,17 +59,6 @@ class TuneOptions:
         return asdict(self)
 
 
-def base_checksum(workspace: Workspace) -> tuple[str, str, str]:
-    """(model id, local path, SHA-256 of its weights) of the configured base embedder."""
-    embedder = workspace.embedder
-    path = Path(getattr(embedder, "model_path", ""))
-    weights = path / WEIGHTS
-    if not weights.is_file():
-        raise TuningError(f"the base embedding model {embedder.model_id!r} has no {WEIGHTS} at {path}; tuning "
-                          "needs a local sentence-transformers model (RAG_EMBEDDING__MODEL)")
-    return embedder.model_id, str(path), sha256_file(weights)
-
-
 def plan(workspace: Workspace, collection: str, options: TuneOptions, kind_name: str = "embedder") -> dict:
     """What a run would do (`--dry-run`), checking everything that can be checked without training."""
     kind = _kind(kind_name)
@@ -89,7 +70,7 @@ def plan(workspace: Workspace, collection: str, options: TuneOptions, kind_name:
     if chunks < MIN_CHUNKS:
         raise TuningError(f"collection {collection!r} has {chunks} chunks; tuning needs at least {MIN_CHUNKS} "
                           "(fewer held-out questions cannot tell a gain from noise). Ingest more documents first.")
-    if isinstance(kind, _RetrieverKind) and coll.embedding_model \
+    if isinstance(kind, RetrieverKind) and coll.embedding_model \
             and coll.embedding_model != workspace.embedder.model_id \
             and not coll.embedding_model.startswith("tuned-"):
         raise TuningError(f"collection {collection!r} was embedded with {coll.embedding_model!r}, not the "
@@ -99,7 +80,7 @@ def plan(workspace: Workspace, collection: str, options: TuneOptions, kind_name:
     train_guess = int(sampled * (1 - options.held_out_share) * kind.examples_per_question)
     return {"collection": collection, "kind": kind.name, "chunks": chunks, "base_model": model_id,
             "base_path": path, "base_sha256": sha, "questions": writer.name, "chunks_sampled": sampled,
-            "planned_steps": total_steps(train_guess, options.train), "device": _device(workspace),
+            "planned_steps": total_steps(train_guess, options.train), "device": training_device(workspace),
             "options": options.to_json()}
 
 
@@ -115,114 +96,6 @@ def question_writer(workspace: Workspace, choice: str, heuristic=HeuristicQuesti
     from rag.judges.choice import build_judge
 
     return ModelQuestions(generator, build_judge("alignment", workspace.embedder))
-
-
-def _device(workspace: Workspace) -> str:
-    import torch
-
-    wanted = workspace.settings.embedding.device
-    return "cuda" if wanted in ("auto", "cuda") and torch.cuda.is_available() else "cpu"
-
-
-class _RetrieverKind:
-    """What the embedder and the reranker share: the base MiniLM, cloze or model questions with lexical hard
-    negatives, and held-out nDCG@10 (with a veto when a labelled set's hybrid nDCG@10 drops)."""
-
-    heuristic = HeuristicQuestions
-    examples_per_question = 1
-    default_margin = 0.01
-    defaults = {"examples": 1500, "batch_size": 32, "learning_rate": 3e-5, "epochs": 1}
-    negatives = True
-    train_type = Example
-
-    def base(self, workspace: Workspace) -> tuple[str, str, str]:
-        return base_checksum(workspace)
-
-    def training_examples(self, workspace: Workspace, coll, questions: list[Example], progress: Progress) -> list:
-        return questions
-
-    def gate(self, card: dict, margin: float) -> dict:
-        return gate(card, self.metric, margin)
-
-    def figures(self, card: dict) -> list[list]:
-        before, after = card["before"], card["after"]
-        rows = [[f"held-out {name}", before["held_out"][name], after["held_out"][name]]
-                for name in ("ndcg@10", "hit@10", "mrr")]
-        rows += [[f"labelled {method} nDCG@10", before["labelled"][method]["ndcg@10"],
-                  after["labelled"][method]["ndcg@10"]] for method in (before.get("labelled") or {})]
-        return rows
-
-
-class EmbedderKind(_RetrieverKind):
-    """The embedder: trained with hard negatives, the collection embedded with it, dense search compared."""
-
-    name = "embedder"
-    metric = "held-out dense nDCG@10"
-    trainable = EmbedderTraining()
-
-    def prepare(self, workspace: Workspace, row, coll, progress: Progress):
-        tuned = load_tuned_embedder(workspace.settings, row)
-        progress.stage("embedding the collection with the tuned model", _chunk_count(workspace, coll))
-        embed_missing(workspace.store, tuned, coll, lambda n: progress.advance(n))
-        embed_missing(workspace.store, workspace.embedder, coll, lambda n: progress.advance(n))  # chunks added since
-        return tuned
-
-    def measure(self, workspace: Workspace, coll, tuned, held_out: list[Example], dataset, items: list[dict]
-                ) -> dict:
-        embedder = tuned or workspace.embedder
-        result = {"model": embedder.model_id,
-                  "held_out": retrieval_check.held_out_dense(workspace.store, embedder, coll, held_out, items)}
-        if dataset is not None:
-            result["labelled"] = retrieval_check.labelled(workspace.store, workspace.settings, embedder, coll,
-                                                          dataset, ("dense", "hybrid"), None, items)
-        return result
-
-    def adopt(self, workspace: Workspace, coll, tuned, row) -> None:
-        switch_embedding_model(workspace.store, workspace.settings, coll, tuned, row)
-
-    def reject(self, workspace: Workspace, row) -> None:  # its vectors go; `rag tune use --force` makes them again
-        with workspace.store.session() as session:
-            workspace.store.delete_model_embeddings(session, row.model_id)
-
-
-class RerankerKind(_RetrieverKind):
-    """The reranker: a cross-encoder from the base MiniLM, compared with the fused order it would reorder."""
-
-    name = "reranker"
-    metric = "held-out reranked nDCG@10"
-    trainable = RerankerTraining()
-    # A cross-encoder starts from a fresh head: at the embedder's one epoch at 3e-5 its loss stayed at ln 2
-    # (SciFact, 951 questions, 30 steps); at 1e-4 and batch 16 it learns over about three epochs (in a trial,
-    # held-out pairs told apart 0.58 -> 0.70 -> 0.77 after 50 / 100 / 150 steps; the README has the full run).
-    defaults = {"examples": 1500, "batch_size": 16, "learning_rate": 1e-4, "epochs": 3}
-
-    def prepare(self, workspace: Workspace, row, coll, progress: Progress):
-        from rag.retrieval.reranker import CrossEncoderReranker
-
-        embed_missing(workspace.store, workspace.embedder, coll)  # the base vectors its candidates come from
-        return CrossEncoderReranker(str(check_files(workspace.settings, row)), _device(workspace))
-
-    def measure(self, workspace: Workspace, coll, tuned, held_out: list[Example], dataset, items: list[dict]
-                ) -> dict:
-        store, settings = workspace.store, workspace.settings
-        candidates = settings.retrieval.rerank_candidates
-        result = {"model": "none (fused order)" if tuned is None else str(tuned.path),
-                  "held_out": retrieval_check.held_out_dense(store, workspace.embedder, coll, held_out, items,
-                                                             reranker=tuned, candidates=candidates)}
-        started = time.perf_counter()
-        if dataset is not None:
-            result["labelled"] = retrieval_check.labelled(store, settings, workspace.embedder, coll, dataset,
-                                                          ("hybrid",), tuned, items)
-            result["labelled_seconds_per_query"] = round((time.perf_counter() - started) / len(dataset.queries), 3)
-        return result
-
-    def adopt(self, workspace: Workspace, coll, tuned, row) -> None:
-        with workspace.store.session() as session:
-            workspace.store.set_adopted(session, coll.id, self.name, row.id)
-
-    def reject(self, workspace: Workspace, row) -> None:
-        pass
-
 
 
 KINDS = {kind.name: kind for kind in (EmbedderKind(), RerankerKind(), GeneratorKind())}
@@ -303,23 +176,6 @@ def tune(workspace: Workspace, collection: str, kind_name: str, options: TuneOpt
     return card
 
 
-def gate(card: dict, metric: str, margin: float) -> dict:
-    before = card["before"]["held_out"]["ndcg@10"]
-    after = card["after"]["held_out"]["ndcg@10"]
-    delta = round(after - before, 4)
-    passed = delta >= margin
-    reason = (f"{metric} {before:.4f} -> {after:.4f} ({delta:+.4f}): "
-              + (f"at least the margin {margin:+.4f}, adopted" if passed else
-                 f"below the margin {margin:+.4f}, so the base model stays"))
-    labelled = card["after"].get("labelled")
-    if passed and labelled and (labelled["hybrid"]["ndcg@10"]
-                                < card["before"]["labelled"]["hybrid"]["ndcg@10"] - max(margin, 0.0)):
-        passed = False
-        reason += "; but hybrid nDCG@10 on the labelled set dropped by more than the margin, so it is not adopted"
-    return {"gate": {"metric": metric, "margin": margin, "delta": delta, "passed": passed, "before": before,
-                     "after": after, "reason": reason}}
-
-
 def _collection(workspace: Workspace, name: str):
     with workspace.store.session() as session:
         coll = workspace.store.collection(session, name)
@@ -359,7 +215,7 @@ def _examples(workspace: Workspace, kind, collection: str, options: TuneOptions,
                 "held_out": [Example(**e) for e in saved["held_out"]]}
     coll = _collection(workspace, collection)
     writer = question_writer(workspace, options.questions, kind.heuristic)
-    progress.stage(f"questions ({writer.name})", min(options.examples, _chunk_count(workspace, coll)))
+    progress.stage(f"questions ({writer.name})", min(options.examples, chunk_count(workspace, coll)))
     lexical = (lambda q, k: workspace.store.lexical_search(coll.id, q, k)) if kind.negatives else None
     split = make_examples(workspace.store, coll.id, writer, count=options.examples, seed=options.train.seed,
                           held_out_share=options.held_out_share, lexical=lexical,
@@ -372,11 +228,6 @@ def _examples(workspace: Workspace, kind, collection: str, options: TuneOptions,
     tmp.write_text(json.dumps(saved))
     tmp.replace(path)
     return {**saved, "train": train, "held_out": split.held_out}
-
-
-def _chunk_count(workspace: Workspace, coll) -> int:
-    with workspace.store.session() as session:
-        return workspace.store.count_chunks(session, coll.id)
 
 
 def _before_after(workspace: Workspace, kind, coll, tuned, held_out: list[Example], options: TuneOptions,
