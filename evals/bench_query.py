@@ -93,7 +93,7 @@ def bench_query(
     app = context(ctx)
     started = time.perf_counter()
     rng = np.random.default_rng(0)
-    texts = [json.loads(l)["text"] for l in open(source / "queries.jsonl", encoding="utf-8")][:queries]
+    texts = [json.loads(line)["text"] for line in open(source / "queries.jsonl", encoding="utf-8")][:queries]
     query_vectors = app.embedder.embed(texts)
     dim = query_vectors.shape[1]
     sentences = _sentences(source / "corpus.jsonl")
@@ -159,7 +159,8 @@ def _answer_latency(app, settings, folder: Path) -> dict:
 
     workspace = Workspace(settings, embedder=app.embedder)
     workspace.ingest([folder], "answers")
-    answerer = ExtractiveAnswerer(workspace.retriever("answers"), app.embedder, EvidenceAlignmentJudge(app.embedder), settings.answer)
+    answerer = ExtractiveAnswerer(workspace.retriever("answers"), app.embedder,
+                                  EvidenceAlignmentJudge(app.embedder), settings.answer)
     return {"documents": str(folder), **_time(answerer.answer, SAMPLE_QUESTIONS * 5)}
 
 
@@ -207,9 +208,8 @@ def _ann(n: int, dim: int, rng: np.random.Generator, nprobe: int, queries: int) 
 
 
 def _machine() -> str:
-    import os
-    import platform
-
     import faiss
 
-    return f"{platform.machine()}, {len(os.sched_getaffinity(0))} cores, GPUs: {faiss.get_num_gpus()}"
+    from rag.machine import machine_note
+
+    return machine_note(faiss.get_num_gpus())

@@ -100,7 +100,7 @@ def train_judge(pairs: list[Pair], out: Path, base_model: str, *, epochs: int = 
     from sentence_transformers import CrossEncoder
     from transformers import get_linear_schedule_with_warmup
 
-    from rag.embedder import cpu_has_bf16
+    from rag.machine import cpu_has_bf16
 
     torch.manual_seed(seed)
     rng = random.Random(seed)

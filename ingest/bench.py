@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import html
 import json
-import platform
 import resource
 import tempfile
 import time
@@ -16,6 +15,7 @@ import typer
 from ingest.pipeline import Ingester
 from rag.cli import command_group
 from rag.cli.context import context
+from rag.machine import machine_note
 from rag.runs import flat_metrics, save_run
 from rag.store import Store
 from rag.text import embed_text
@@ -122,7 +122,7 @@ def bench_ingest(
     seconds = summary.seconds
     result = {
         "benchmark": "ingest",
-        "machine": f"{platform.machine()}, {_cores()} cores, GPUs: {_gpus()}",
+        "machine": machine_note(_gpus()),
         "files": files, "documents_ok": summary.ingested, "failed": len(summary.failed),
         "pages": int(pages or 0), "chunks": summary.chunks_added,
         "seconds": round(seconds, 2),
@@ -159,12 +159,6 @@ def _bare_fp32_seconds(settings, texts: list[str]) -> float | None:
 
 def _rss_mb(who: int) -> float:
     return round(resource.getrusage(who).ru_maxrss / 1024, 1)  # Linux reports KiB
-
-
-def _cores() -> int:
-    import os
-
-    return len(os.sched_getaffinity(0))
 
 
 def _gpus() -> int:

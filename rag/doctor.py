@@ -12,7 +12,8 @@ from importlib.metadata import PackageNotFoundError, version
 
 from rag import system_packages
 from rag.distribution import ownership_problems
-from rag.embedder import cpu_has_bf16, resolve_model
+from rag.embedder import resolve_model
+from rag.machine import cpu_has_bf16, machine_note
 from rag.store.store import shown_url
 
 PACKAGES = ("groundwork-rag", "torch", "sentence-transformers", "transformers", "faiss-cpu", "faiss-gpu",
@@ -57,6 +58,7 @@ def report(settings) -> dict:
     spacy_model = importlib.util.find_spec("en_core_web_sm") is not None
     return {
         "python": platform.python_version(),
+        "machine": machine_note(),
         "versions": {name: _version(name) for name in PACKAGES if _version(name)},
         "data_dir": str(settings.data_dir.resolve()),
         "database_url": shown_url(settings.resolved_database_url),

@@ -13,6 +13,7 @@ from typing import Protocol, runtime_checkable
 import numpy as np
 
 from rag.errors import ConfigError
+from rag.machine import cpu_has_bf16
 from rag.settings import EmbeddingSettings
 
 log = logging.getLogger(__name__)
@@ -47,15 +48,6 @@ def _normalise(vectors: np.ndarray) -> np.ndarray:
     vectors = np.asarray(vectors, dtype=np.float32)
     norms = np.linalg.norm(vectors, axis=1, keepdims=True)
     return vectors / np.maximum(norms, 1e-12)
-
-
-def cpu_has_bf16() -> bool:
-    """True when the CPU advertises native bf16 math (AVX512-BF16 or AMX)."""
-    try:
-        flags = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return False
-    return " avx512_bf16" in flags or " amx_bf16" in flags
 
 
 class SentenceTransformerEmbedder:

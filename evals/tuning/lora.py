@@ -41,7 +41,7 @@ class GeneratorTraining:
         from transformers import AutoModelForCausalLM
         from transformers.utils import logging as transformers_logging
 
-        from rag.embedder import cpu_has_bf16
+        from rag.machine import cpu_has_bf16
 
         path = Path(base_path)
         transformers_logging.disable_progress_bar()

@@ -154,7 +154,7 @@ def train(trainable: Trainable, base_path: str, base_sha256: str, examples: list
     from transformers import get_linear_schedule_with_warmup
     from transformers.utils import logging as transformers_logging
 
-    from rag.embedder import cpu_has_bf16
+    from rag.machine import cpu_has_bf16
 
     if not examples:
         raise ValueError("no training examples")

@@ -23,6 +23,7 @@ def doctor(ctx: typer.Context, as_json: bool = typer.Option(False, "--json")) ->
     else:
         table = Table("check", "value", show_header=False, title="rag doctor")
         table.add_row("python", info["python"])
+        table.add_row("machine", info["machine"])
         for name, ver in info["versions"].items():
             table.add_row(name, ver)
         table.add_row("data dir", info["data_dir"])

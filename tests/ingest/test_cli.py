@@ -65,3 +65,4 @@ def test_doctor_reports_models_faiss_and_package_ownership(tmp_path):
     assert report["embedding_model"]["id"] == "sentence-transformers/all-MiniLM-L6-v2"
     assert report["faiss"]["gpus"] >= 0 and report["database_url"].startswith("sqlite:///")
     assert "offline" in report["unstructured_nlp"] or "installed" in report["unstructured_nlp"]
+    assert f"{len(os.sched_getaffinity(0))} cores" in report["machine"]
