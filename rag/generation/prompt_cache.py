@@ -35,10 +35,16 @@ class PrefixCache:
 
     def evaluate(self, tokens: list[int], prefix: int) -> int:
         """Evaluates `tokens` (of which the first `prefix` are fixed), reusing what is cached; returns how many
-        tokens had to be evaluated. At least one token is evaluated, so that the logits are fresh."""
+        tokens had to be evaluated: none when this very prompt was the last thing evaluated (its logits are still
+        there), otherwise at least one, so that the logits are fresh. Why not always re-evaluate the last token:
+        one token alone takes llama.cpp's matrix-vector kernels, a batch its matrix-matrix ones, and on some CPUs
+        (AVX2 without AVX-512, measured) they round differently, so the same judge prompt scored 0.388 or 0.3945
+        depending on what ran before it."""
         llm = self.llm
         key = tuple(tokens[:prefix])
         cached = _common_prefix(llm.input_ids[: llm.n_tokens], tokens)
+        if tokens and cached == len(tokens) == llm.n_tokens:
+            return 0
         if cached < prefix and key not in self.states and prefix:
             self._load_file(key)
         if cached < prefix and key in self.states:

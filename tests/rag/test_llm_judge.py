@@ -50,3 +50,13 @@ def test_a_claim_of_several_sentences_is_as_supported_as_its_weakest(generator):
     judge = LlmJudge(generator)
     both = judge.judge_text(f"{PAIRS[0][0]} {PAIRS[2][1]}", SOURCE)
     assert both.score == min(judge.judge(PAIRS[0][0], SOURCE).score, judge.judge(PAIRS[2][1], SOURCE).score)
+
+
+
+def test_the_same_claim_scores_the_same_whether_or_not_it_was_the_last_prompt(generator):
+    judge = LlmJudge(generator)
+    claim, other = PAIRS[3]
+    judge.judge(other, SOURCE)
+    after_other = judge.judge(claim, SOURCE).score
+    again = judge.judge(claim, SOURCE).score  # its whole prompt is what the context holds now
+    assert generator.evaluated_tokens == 0 and again == after_other
