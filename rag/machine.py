@@ -19,7 +19,7 @@ _VECTOR_SETS = (("avx2", "AVX2"), ("avx512f", "AVX-512"), ("avx512_vnni", "VNNI"
 
 @functools.cache
 def _cpuinfo() -> tuple[str, frozenset[str]]:
-    """(model name, flags) of the first CPU; empty where /proc/cpuinfo cannot be read (not Linux)."""
+    """(model name, flags) of the first CPU; no flags where /proc/cpuinfo cannot be read (not Linux)."""
     try:
         text = Path("/proc/cpuinfo").read_text()
     except OSError:

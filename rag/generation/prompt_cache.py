@@ -37,9 +37,9 @@ class PrefixCache:
         """Evaluates `tokens` (of which the first `prefix` are fixed), reusing what is cached; returns how many
         tokens had to be evaluated: none when this very prompt was the last thing evaluated (its logits are still
         there), otherwise at least one, so that the logits are fresh. Why not always re-evaluate the last token:
-        one token alone takes llama.cpp's matrix-vector kernels, a batch its matrix-matrix ones, and on some CPUs
-        (AVX2 without AVX-512, measured) they round differently, so the same judge prompt scored 0.388 or 0.3945
-        depending on what ran before it."""
+        on an AVX2-only CPU (measured) a token evaluated alone got other logits than the same token evaluated in
+        a batch (likely llama.cpp's matrix-vector against its matrix-matrix kernels), so the same judge prompt
+        scored 0.388 or 0.3945 depending on what ran before it."""
         llm = self.llm
         key = tuple(tokens[:prefix])
         cached = _common_prefix(llm.input_ids[: llm.n_tokens], tokens)

@@ -52,7 +52,6 @@ def test_a_claim_of_several_sentences_is_as_supported_as_its_weakest(generator):
     assert both.score == min(judge.judge(PAIRS[0][0], SOURCE).score, judge.judge(PAIRS[2][1], SOURCE).score)
 
 
-
 def test_the_same_claim_scores_the_same_whether_or_not_it_was_the_last_prompt(generator):
     judge = LlmJudge(generator)
     claim, other = PAIRS[3]
