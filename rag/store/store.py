@@ -87,21 +87,22 @@ class Store(ChatQueries, IngestWrites, RunQueries, TuningQueries):
         self.engine.dispose()
 
     @contextmanager
-    def statement_seconds(self, while_: Callable[[], bool] = lambda: True) -> Iterator[list[float]]:
-        """Collects how long each SQL statement on this store takes (while `while_()` holds), for benchmarks."""
-        seconds: list[float] = []
+    def statement_seconds(self, while_: Callable[[], bool] = lambda: True) -> Iterator[list[tuple[float, str]]]:
+        """Collects how long each SQL statement on this store takes, with its SQL (while `while_()` holds), for
+        benchmarks: wall time from the driver call to its return, so a wait for a lock counts."""
+        timed: list[tuple[float, str]] = []
 
         def before(_conn, _cursor, _statement, _parameters, context, _many):
             context._started_at = time.perf_counter()
 
-        def after(_conn, _cursor, _statement, _parameters, context, _many):
+        def after(_conn, _cursor, statement, _parameters, context, _many):
             if while_():
-                seconds.append(time.perf_counter() - context._started_at)
+                timed.append((time.perf_counter() - context._started_at, statement))
 
         event.listen(self.engine, "before_cursor_execute", before)
         event.listen(self.engine, "after_cursor_execute", after)
         try:
-            yield seconds
+            yield timed
         finally:
             event.remove(self.engine, "before_cursor_execute", before)
             event.remove(self.engine, "after_cursor_execute", after)
