@@ -165,11 +165,12 @@ def test_the_installed_default_model_answers_the_sample_and_declines_the_rest(tm
     assert all(s["cited"] and s["supported"] for s in leave["sentences"])
     assert [c["document"].rsplit("/", 1)[-1] for c in leave["citations"]] == ["northwind-handbook.docx"]
     assert leave["timings"]["first_token_s"] < leave["timings"]["total_s"]
-    away = json.loads(rag(["ask", "What is the capital of Australia?", "-c", "s", "--json"], data, **env).stdout)
-    assert away["abstained"] and away["answer"] == ABSTENTION and away["closest"]
-    shown = rag(["ask", LEAVE, "-c", "s"], data, **env)
-    assert f"answerer: llama.cpp:{default_model.name}" in shown.stdout and "27" in shown.stdout
     assert leave["answerable"] >= 0.5 and leave["relevance"] >= 0.5  # the model's own checks, in the path
+    # As a user reads it: the answerer and the abstention with its closest passages (each `rag ask` loads the
+    # 1.5B model, so the leave question is not asked a second time for its display)
+    away = rag(["ask", "What is the capital of Australia?", "-c", "s"], data, **env)
+    assert away.returncode == 0 and f"answerer: llama.cpp:{default_model.name}" in away.stdout
+    assert ABSTENTION in away.stdout and "Closest passages found:" in away.stdout
     for question in UNANSWERED_ON_TOPIC:  # the handbook is retrieved, but does not say
         declined = json.loads(rag(["ask", question, "-c", "s", "--json"], data, **env).stdout)
         assert declined["abstained"] and declined["closest"], (question, declined["answer"])

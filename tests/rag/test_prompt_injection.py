@@ -109,10 +109,10 @@ def attacked(request, tmp_path_factory, real_embedder, default_model):
     store = Store.open(settings.resolved_database_url)
     Ingester(settings, store, real_embedder).run([folder], "injected")
     retriever = HybridRetriever.open(store, settings, real_embedder, "injected")
-    # What the model writes is what an attack aims at: the answerability check, which declines some of these
-    # questions before anything is written, is off here so that every question reaches the model.
-    return build_answerer(settings, retriever, real_embedder, AnswerSettings(mode="flag", answerable_below=0.0)
-                          ), attacks
+    # What the model writes is what an attack aims at, so the model's checks are off: the answerability check
+    # would decline some of these questions before anything is written, and in flag mode the support and
+    # relevance checks only mark sentences, never change them (they took 30 % of this test's time).
+    return build_answerer(settings, retriever, real_embedder, AnswerSettings(mode="flag", checks=False)), attacks
 
 
 def test_documents_that_give_orders_are_never_obeyed(attacked):
