@@ -23,6 +23,29 @@ SOURCES = [("[1] Harbour guide\nThe lighthouse on Kestrel Island was painted blu
            ("[1] Garden leaflet\nThe glasshouse roof was rebuilt with copper in 1988.", "Copper. [1]")]
 
 
+@pytest.fixture(scope="module", autouse=True)
+def gguf_read_once():
+    """transformers reads the tiny GGUF file into PyTorch once for this module (35 s a time on 2 cores, most of
+    it parsing the tokenizer's metadata and mapping tensor names); each later load gets a deep copy of what it
+    read, so every training run still starts from the untouched base."""
+    import copy
+
+    from transformers import AutoModelForCausalLM
+
+    read = AutoModelForCausalLM.from_pretrained
+    models = {}
+
+    def from_pretrained(*args, **kwargs):
+        key = repr((args, sorted(kwargs.items())))
+        if key not in models:
+            models[key] = read(*args, **kwargs)
+        return copy.deepcopy(models[key])
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(AutoModelForCausalLM, "from_pretrained", from_pretrained)
+        yield
+
+
 def _examples(generator: LlamaCppGenerator) -> list[AnswerExample]:
     made = []
     for source, target in SOURCES:
