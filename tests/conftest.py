@@ -57,6 +57,32 @@ def real_embedder():
     return embedder
 
 
+@pytest.fixture(scope="session")
+def sample_copy(tmp_path_factory):
+    """`sample_copy(data_dir, embedder)` puts the sample corpus, ingested into collection 'sample' with that
+    embedder, into data_dir. It is ingested once per embedder in a session (parsing it takes 12-15 s on 2 cores)
+    and each test gets a copy of that folder, database and index together."""
+    from ingest.pipeline import Ingester
+    from rag.store import Store
+
+    made: dict[str, Path] = {}
+
+    def copy(data_dir: Path, embedder) -> Path:
+        key = f"{embedder.model_id}-{embedder.dim}"
+        if key not in made:
+            template = tmp_path_factory.mktemp("sample") / ".rag"
+            embedding = getattr(embedder, "settings", None)
+            settings = make_settings(template, **({"embedding": embedding} if embedding else {}))
+            store = Store.open(settings.resolved_database_url)
+            Ingester(settings, store, embedder).run([SAMPLE], "sample")
+            store.close()  # the write-ahead log is folded back, so a copy of the folder is whole
+            made[key] = template
+        shutil.copytree(made[key], data_dir)
+        return data_dir
+
+    return copy
+
+
 def _pg_bin(name: str) -> str | None:
     found = shutil.which(name)
     if found:

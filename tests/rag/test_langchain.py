@@ -3,20 +3,18 @@
 from langchain_core.retrievers import BaseRetriever
 from langchain_core.runnables import RunnablePassthrough
 
-from ingest.pipeline import Ingester
 from rag.answer.extractive import ExtractiveAnswerer
 from rag.judges.alignment import EvidenceAlignmentJudge
 from rag.langchain import GroundworkRetriever, answer_runnable
 from rag.retrieval.hybrid import HybridRetriever
 from rag.settings import AnswerSettings
 from rag.store import Store
-from tests.conftest import SAMPLE, make_settings
+from tests.conftest import make_settings
 
 
-def test_retriever_and_answer_runnable(tmp_path, real_embedder):
-    settings = make_settings(tmp_path / ".rag", embedding=real_embedder.settings)
+def test_retriever_and_answer_runnable(tmp_path, real_embedder, sample_copy):
+    settings = make_settings(sample_copy(tmp_path / ".rag", real_embedder), embedding=real_embedder.settings)
     store = Store.open(settings.resolved_database_url)
-    Ingester(settings, store, real_embedder).run([SAMPLE], "sample")
     hybrid = HybridRetriever.open(store, settings, real_embedder, "sample")
     retriever = GroundworkRetriever(retriever=hybrid, k=3)
     assert isinstance(retriever, BaseRetriever)

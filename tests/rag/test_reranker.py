@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from ingest.pipeline import Ingester
+from rag.embedder import FakeEmbedder
 from rag.errors import ConfigError
 from rag.retrieval.hybrid import HybridRetriever
 from rag.settings import RetrievalSettings
 from rag.store import Store
-from tests.conftest import SAMPLE, make_settings
+from tests.conftest import make_settings
 
 
 @pytest.fixture(scope="module")
@@ -25,20 +25,16 @@ def cross_encoder_dir(tmp_path_factory):
     return path
 
 
-def _retriever(tmp_path, reranker: str):
-    settings = make_settings(tmp_path / ".rag", retrieval=RetrievalSettings(reranker=reranker))
-    store = Store.open(settings.resolved_database_url)
-    from rag.embedder import build_embedder
-
-    embedder = build_embedder(settings.embedding)
-    Ingester(settings, store, embedder).run([SAMPLE], "sample")
-    return HybridRetriever.open(store, settings, embedder, "sample")
+def _retriever(tmp_path, sample_copy, reranker: str):
+    embedder = FakeEmbedder()
+    settings = make_settings(sample_copy(tmp_path / ".rag", embedder), retrieval=RetrievalSettings(reranker=reranker))
+    return HybridRetriever.open(Store.open(settings.resolved_database_url), settings, embedder, "sample")
 
 
-def test_a_configured_cross_encoder_orders_the_hits(tmp_path, cross_encoder_dir):
+def test_a_configured_cross_encoder_orders_the_hits(tmp_path, sample_copy, cross_encoder_dir):
     from sentence_transformers import CrossEncoder
 
-    retriever = _retriever(tmp_path, str(cross_encoder_dir))
+    retriever = _retriever(tmp_path, sample_copy, str(cross_encoder_dir))
     question = "How many days of paid annual leave?"
     hits = retriever.retrieve(question, k=5)
     expected = CrossEncoder(str(cross_encoder_dir), device="cpu").predict([(question, h.text) for h in hits])
@@ -46,14 +42,14 @@ def test_a_configured_cross_encoder_orders_the_hits(tmp_path, cross_encoder_dir)
     assert len(hits) == 5
 
 
-def test_no_reranker_configured_means_fused_order(tmp_path):
-    retriever = _retriever(tmp_path, "")
+def test_no_reranker_configured_means_fused_order(tmp_path, sample_copy):
+    retriever = _retriever(tmp_path, sample_copy, "")
     assert retriever.reranker is None
     hits = retriever.retrieve("waggle dance", k=3)
     assert hits and all(a.score >= b.score for a, b in zip(hits, hits[1:]))
 
 
-def test_a_reranker_path_without_a_model_is_a_clear_error(tmp_path):
-    retriever = _retriever(tmp_path, str(tmp_path / "nothing-here"))
+def test_a_reranker_path_without_a_model_is_a_clear_error(tmp_path, sample_copy):
+    retriever = _retriever(tmp_path, sample_copy, str(tmp_path / "nothing-here"))
     with pytest.raises(ConfigError, match="names no CrossEncoder model directory"):
         retriever.retrieve("waggle dance", k=3)

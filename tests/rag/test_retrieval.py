@@ -4,23 +4,24 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from ingest.pipeline import Ingester
 from rag.embedder import FakeEmbedder
 from rag.retrieval.hybrid import Filters, HybridRetriever, fuse, fuse_zscore
 from rag.settings import RetrievalSettings
 from rag.store import Store
-from tests.conftest import SAMPLE, make_settings
+from tests.conftest import make_settings
 
 
 @pytest.fixture
-def setup(tmp_path):
+def setup(tmp_path, sample_copy):
+    built = 0
+
     def build(embedder=None, **retrieval):
+        nonlocal built
         embedder = embedder or FakeEmbedder()
-        settings = make_settings(tmp_path / f".rag-{embedder.model_id.replace('/', '-')}",
+        built += 1
+        settings = make_settings(sample_copy(tmp_path / f".rag-{built}", embedder),
                                  retrieval=RetrievalSettings(**retrieval))
-        store = Store.open(settings.resolved_database_url)
-        Ingester(settings, store, embedder).run([SAMPLE], "sample")
-        return HybridRetriever.open(store, settings, embedder, "sample")
+        return HybridRetriever.open(Store.open(settings.resolved_database_url), settings, embedder, "sample")
     return build
 
 
