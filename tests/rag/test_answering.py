@@ -4,7 +4,6 @@ import json
 
 import pytest
 
-from ingest.pipeline import Ingester
 from rag.answer.contract import ABSTENTION
 from rag.answer.evidence import apply_mode, verify
 from rag.answer.extractive import ExtractiveAnswerer
@@ -17,10 +16,10 @@ from tests.ingest.test_cli import rag
 
 
 @pytest.fixture(scope="module")
-def answerer(tmp_path_factory, real_embedder):
-    settings = make_settings(tmp_path_factory.mktemp("answers") / ".rag", embedding=real_embedder.settings)
+def answerer(tmp_path_factory, real_embedder, sample_copy):
+    settings = make_settings(sample_copy(tmp_path_factory.mktemp("answers") / ".rag", real_embedder),
+                             embedding=real_embedder.settings)
     store = Store.open(settings.resolved_database_url)
-    Ingester(settings, store, real_embedder).run([SAMPLE], "sample")
     retriever = HybridRetriever.open(store, settings, real_embedder, "sample")
     return ExtractiveAnswerer(retriever, real_embedder, EvidenceAlignmentJudge(real_embedder), AnswerSettings())
 
