@@ -58,6 +58,87 @@ def _documents(corpus: Path, count: int) -> list[tuple[str, bytes]]:
     return files
 
 
+class _LoadClients:
+    """Concurrent API clients over a shuffled list of requests; what they saw, counted under one lock."""
+
+    KINDS = ("retrieve", "embeddings", "chat")
+
+    def __init__(self, key: str, model: str, attempts: int):
+        self.key, self.model, self.attempts = key, model, attempts
+        self.latencies: dict[str, list[float]] = {name: [] for name in (*self.KINDS, "retrieve_during_ingest")}
+        self.statuses: dict[str, dict[str, int]] = {name: {} for name in self.KINDS}
+        self.errors: list[str] = []
+        self.gave_up = dict.fromkeys(self.KINDS, 0)
+        self.ingesting = threading.Event()
+        self._lock = threading.Lock()
+
+    def http(self):
+        import httpx
+
+        return httpx.Client(headers={"Authorization": f"Bearer {self.key}"}, timeout=600)
+
+    def request(self, http, url: str, kind: str, i: int):
+        question = SAMPLE_QUESTIONS[i % len(SAMPLE_QUESTIONS)]
+        if kind == "retrieve":
+            return http.post(f"{url}/v1/retrieve", json={"query": question, "collection": "bench-serve"})
+        if kind == "embeddings":
+            return http.post(f"{url}/v1/embeddings", json={"input": [question] * 8})
+        return http.post(f"{url}/v1/chat/completions",
+                         json={"model": self.model, "messages": [{"role": "user", "content": question}]})
+
+    def run(self, url: str, todo: list[tuple[str, int]]) -> None:
+        """One client: each request in turn, retried after the Retry-After it is given while told 429."""
+        import httpx
+
+        with self.http() as http:
+            for kind, i in todo:
+                for attempt in range(self.attempts):
+                    during = self.ingesting.is_set()
+                    t = time.perf_counter()
+                    try:
+                        response = self.request(http, url, kind, i)
+                    except httpx.HTTPError as exc:
+                        with self._lock:
+                            self.errors.append(f"{kind}: {exc!r}")
+                        break
+                    self._count(kind, response, time.perf_counter() - t, during)
+                    if response.status_code != 429:
+                        break
+                    if attempt == self.attempts - 1:
+                        with self._lock:
+                            self.gave_up[kind] += 1
+                        break
+                    time.sleep(float(response.headers.get("Retry-After", "1")))
+
+    def during_ingest(self, http, url: str, job: dict | None, work: list, clients: int) -> tuple[dict, float]:
+        """`clients` threads share `work` while the ingest `job` runs; its last state and the load's seconds."""
+        self.ingesting.set()
+        threads = [threading.Thread(target=self.run, args=(url, work[n::clients])) for n in range(clients)]
+        started = time.perf_counter()
+        for thread in threads:
+            thread.start()
+        state: dict = {}
+        while job is not None and self.ingesting.is_set():
+            state = http.get(f"{url}/v1/jobs/{job['id']}").json()
+            if state["state"] in ("done", "failed"):
+                self.ingesting.clear()
+            time.sleep(0.5)
+        for thread in threads:
+            thread.join()
+        return state, time.perf_counter() - started
+
+    def _count(self, kind: str, response, took: float, during: bool) -> None:
+        with self._lock:
+            codes = self.statuses[kind]
+            codes[str(response.status_code)] = codes.get(str(response.status_code), 0) + 1
+            if response.status_code == 200:
+                self.latencies[kind].append(took)
+                if kind == "retrieve" and during and self.ingesting.is_set():
+                    self.latencies["retrieve_during_ingest"].append(took)
+            elif response.status_code != 429:
+                self.errors.append(f"{kind}: {response.status_code} {response.text[:200]}")
+
+
 def bench_serve(
     ctx: typer.Context,
     clients: int = typer.Option(32, help="Concurrent clients."),
@@ -72,8 +153,6 @@ def bench_serve(
     attempts: int = typer.Option(30, help="Tries per request when told 429 (waiting Retry-After between)."),
 ) -> None:
     """Latency per endpoint, 429s and the model queue's wait while an ingest runs (one JSON object)."""
-    import httpx
-
     from rag.api.background import serving
     from rag.api_keys import create_key, revoke_key
 
@@ -84,89 +163,36 @@ def bench_serve(
     key = create_key(app.store, key_name, "write", ["bench-serve", "bench-serve-ingest"])
     model = "groundwork/bench-serve" + (":extractive" if answerer == "extractive" else "")
     uploads = _documents(corpus, ingest_files)
-    latencies: dict[str, list[float]] = {"retrieve": [], "embeddings": [], "chat": [], "retrieve_during_ingest": []}
-    statuses: dict[str, dict[str, int]] = {name: {} for name in ("retrieve", "embeddings", "chat")}
-    errors: list[str] = []
-    gave_up = {"chat": 0, "retrieve": 0, "embeddings": 0}
-    lock = threading.Lock()
-    ingesting = threading.Event()
+    load = _LoadClients(key, model, attempts)
     work = ([("retrieve", i) for i in range(retrievals)] + [("embeddings", i) for i in range(embeddings)]
             + [("chat", i) for i in range(answers)])
     random.Random(0).shuffle(work)
-
-    def request(http, url: str, kind: str, i: int):
-        question = SAMPLE_QUESTIONS[i % len(SAMPLE_QUESTIONS)]
-        if kind == "retrieve":
-            return http.post(f"{url}/v1/retrieve", json={"query": question, "collection": "bench-serve"})
-        if kind == "embeddings":
-            return http.post(f"{url}/v1/embeddings", json={"input": [question] * 8})
-        return http.post(f"{url}/v1/chat/completions", json={"model": model,
-                                                            "messages": [{"role": "user", "content": question}]})
-
-    def client(url: str, todo: list[tuple[str, int]]):
-        with httpx.Client(headers={"Authorization": f"Bearer {key}"}, timeout=600) as http:
-            for kind, i in todo:
-                for attempt in range(attempts):
-                    during = ingesting.is_set()
-                    t = time.perf_counter()
-                    try:
-                        response = request(http, url, kind, i)
-                    except httpx.HTTPError as exc:
-                        with lock:
-                            errors.append(f"{kind}: {exc!r}")
-                        break
-                    took = time.perf_counter() - t
-                    with lock:
-                        codes = statuses[kind]
-                        codes[str(response.status_code)] = codes.get(str(response.status_code), 0) + 1
-                        if response.status_code == 200:
-                            latencies[kind].append(took)
-                            if kind == "retrieve" and during and ingesting.is_set():
-                                latencies["retrieve_during_ingest"].append(took)
-                        elif response.status_code != 429:
-                            errors.append(f"{kind}: {response.status_code} {response.text[:200]}")
-                    if response.status_code != 429:
-                        break
-                    if attempt == attempts - 1:
-                        with lock:
-                            gave_up[kind] += 1
-                        break
-                    time.sleep(float(response.headers.get("Retry-After", "1")))
-
     try:
-        with app.store.statement_seconds(ingesting.is_set) as statements, serving(app) as url:
-            with httpx.Client(headers={"Authorization": f"Bearer {key}"}, timeout=600) as http:
-                request(http, url, "chat", 0)  # loads the model: a cold start is not load
+        with app.store.statement_seconds(load.ingesting.is_set) as statements, serving(app) as url:
+            with load.http() as http:
+                load.request(http, url, "chat", 0)  # loads the model: a cold start is not load
                 job = http.post(f"{url}/v1/collections/bench-serve-ingest/documents",
                                 files=[("files", f) for f in uploads]).json() if uploads else None
-                ingesting.set()
-                threads = [threading.Thread(target=client, args=(url, work[n::clients])) for n in range(clients)]
-                load_started = time.perf_counter()
-                for thread in threads:
-                    thread.start()
-                ingest_state = {}
-                while job is not None and ingesting.is_set():
-                    ingest_state = http.get(f"{url}/v1/jobs/{job['id']}").json()
-                    if ingest_state["state"] in ("done", "failed"):
-                        ingesting.clear()
-                    time.sleep(0.5)
-                for thread in threads:
-                    thread.join()
-                load_seconds = time.perf_counter() - load_started
+                ingest_state, load_seconds = load.during_ingest(http, url, job, work, clients)
                 queue = http.get(f"{url}/v1/health").json()["queue"]
     finally:
         revoke_key(app.store, key_name)
     result = {
         "benchmark": "serve", "machine": _machine(), "clients": clients, "answerer": model,
         "load_seconds": round(load_seconds, 1),
-        "endpoints": {name: {**_summary(latencies[name]), "statuses": statuses[name]} for name in statuses},
-        "retrieve_during_ingest": _summary(latencies["retrieve_during_ingest"]),
+        "endpoints": {name: {**_summary(load.latencies[name]), "statuses": load.statuses[name]}
+                      for name in load.KINDS},
+        "retrieve_during_ingest": _summary(load.latencies["retrieve_during_ingest"]),
         "sql_statements_during_ingest": _statements(statements),
-        "queue": queue, "gave_up_after_429s": gave_up, "errors": errors[:20], "error_count": len(errors),
-        "ingest": {"files": len(uploads), "state": ingest_state.get("state"),
-                   "seconds": round(ingest_state["finished_at"] - ingest_state["queued_at"], 1)
-                   if ingest_state.get("finished_at") else None,
-                   "failed": len(ingest_state.get("failed") or [])},
+        "queue": queue, "gave_up_after_429s": load.gave_up, "errors": load.errors[:20],
+        "error_count": len(load.errors), "ingest": _ingest_summary(uploads, ingest_state),
     }
     print(json.dumps(result, indent=2))
     _record(app, sample, result, time.perf_counter() - started, kind="bench-serve")
+
+
+def _ingest_summary(uploads: list, state: dict) -> dict:
+    finished = state.get("finished_at")
+    return {"files": len(uploads), "state": state.get("state"),
+            "seconds": round(finished - state["queued_at"], 1) if finished else None,
+            "failed": len(state.get("failed") or [])}
