@@ -5,6 +5,9 @@ A switch is crash-safe like ingestion: the vectors of the new model are added be
 batches, so a killed switch resumes where it stopped), then one transaction makes the collection use the new
 model, then the index is rebuilt from the stored vectors. Until that transaction the old model serves; after
 it, an index still holding the old model's vectors is detected on open (its manifest names the model).
+
+The process training a run holds its lock file (`<data dir>/tuned/<kind>-<id>.lock`); the operating system lets
+go of it when that process dies, so a run still marked training whose lock is free was interrupted.
 """
 
 from __future__ import annotations
@@ -12,6 +15,8 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from pathlib import Path
+
+from filelock import FileLock, Timeout
 
 from rag.embedder import Embedder, SentenceTransformerEmbedder
 from rag.errors import ConfigError
@@ -39,9 +44,31 @@ def tuned_model_id(kind: str, row_id: int) -> str:
     return f"{TUNED_PREFIX}{kind}-{row_id}"
 
 
-def describe(row: TunedModel, collection: str) -> dict:
+def run_lock(settings: Settings, row: TunedModel) -> FileLock:
+    """The lock its training process holds (filelock, not a hand-written flock: it also works on Windows)."""
+    return FileLock(settings.data_dir / f"{row.path}.lock", timeout=0)
+
+
+def is_running(settings: Settings, row: TunedModel) -> bool:
+    """Whether a process is training this run now (its lock is held)."""
+    lock = run_lock(settings, row)
+    if not Path(lock.lock_file).is_file():
+        return False
+    try:
+        lock.acquire()
+    except Timeout:
+        return True
+    lock.release()
+    return False
+
+
+INTERRUPTED = "interrupted"  # shown for a run marked training that no process is training: rerun its command
+
+
+def describe(row: TunedModel, collection: str, running: bool = False) -> dict:
+    status = INTERRUPTED if row.status == "training" and not running else row.status
     return {"id": row.id, "kind": row.kind, "collection": collection, "model_id": row.model_id,
-            "status": row.status, "base_model": row.base_model, "base_sha256": row.base_sha256, "path": row.path,
+            "status": status, "base_model": row.base_model, "base_sha256": row.base_sha256, "path": row.path,
             "created": row.created_at.isoformat() if row.created_at else "",
             "adopted": row.adopted_at.isoformat() if row.adopted_at else None, "card": row.card}
 

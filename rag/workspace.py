@@ -230,14 +230,16 @@ class Workspace:
 
     # -- tuned models --------------------------------------------------------------------------
     def tuned_models(self, collection: str | None = None) -> list[dict]:
-        """`rag tune` runs, newest first, each with its card."""
-        from rag.tuned_models import describe
+        """`rag tune` runs, newest first, each with its card; a run marked training that no process is training
+        is shown as interrupted."""
+        from rag.tuned_models import describe, is_running
 
         with self.store.session() as session:
             names = self.store.collection_names_by_id(session)
             coll_id = self.store.collection(session, collection).id if collection else None
-            return [describe(row, names.get(row.collection_id, "")) for row in
-                    self.store.tuned_models(session, coll_id)]
+            return [describe(row, names.get(row.collection_id, ""),
+                             running=row.status == "training" and is_running(self.settings, row))
+                    for row in self.store.tuned_models(session, coll_id)]
 
     def tuned_model(self, tuned_id: int) -> dict:
         found = [row for row in self.tuned_models() if row["id"] == tuned_id]

@@ -5,9 +5,11 @@ the fused order it would reorder; the generation model without adapter) by the s
 
 A run is a row in `tuned_models` (status training -> adopted | trained | rejected) and a folder under
 `<data dir>/tuned/<kind>-<id>` holding the examples, the training checkpoint and the model. Run the same
-command again after a kill and it resumes from its examples and its last checkpoint; nothing is adopted until the
-evaluation has passed the gate. Each run stores two evaluation runs (base and tuned, per-question rows), so
-`rag eval compare BEFORE AFTER` gives the difference with a confidence interval.
+command again after a kill and it resumes from its examples and its last checkpoint (the same command run twice
+at once is refused: the training process holds the run's lock); nothing is adopted until the evaluation has
+passed the gate. A run with other training options reuses the questions of an earlier one made the same way.
+Each run stores two evaluation runs (base and tuned, per-question rows), so `rag eval compare BEFORE AFTER`
+gives the difference with a confidence interval.
 """
 
 from __future__ import annotations
@@ -20,13 +22,15 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
+from filelock import Timeout
+
 from evals.tuning.examples import Example, HeuristicQuestions, ModelQuestions, make_examples
 from evals.tuning.generator_kind import GeneratorKind
 from evals.tuning.retriever_kinds import EmbedderKind, RerankerKind, RetrieverKind, chunk_count, training_device
 from evals.tuning.run_protocol import Progress, TuningError  # noqa: F401 - callers import TuningError here
 from evals.tuning.training import TrainConfig, total_steps, train
 from rag.hashing import sha256_file
-from rag.tuned_models import tuned_model_id, weights_file
+from rag.tuned_models import run_lock, tuned_model_id, weights_file
 from rag.workspace import Workspace
 
 log = logging.getLogger(__name__)
@@ -119,16 +123,30 @@ def tune(workspace: Workspace, collection: str, kind_name: str, options: TuneOpt
     progress = progress or _Silent()
     started = time.perf_counter()
     planned = plan(workspace, collection, options, kind.name)
-    store, settings = workspace.store, workspace.settings
     row, resumed = _run_row(workspace, collection, kind.name, planned)
+    lock = run_lock(workspace.settings, row)
+    try:
+        lock.acquire()
+    except Timeout:
+        raise TuningError(f"tuning run {row.id} with these options is already running in another process: wait "
+                          "for it (`rag tune list`) or stop it, then run this again") from None
+    try:
+        return _run(workspace, kind, collection, options, planned, row, resumed, progress, started)
+    finally:
+        lock.release()
+
+
+def _run(workspace: Workspace, kind, collection: str, options: TuneOptions, planned: dict, row, resumed: bool,
+         progress: Progress, started: float) -> dict:
+    store, settings = workspace.store, workspace.settings
     work_dir = settings.data_dir / row.path
     card = {"kind": kind.name, "id": row.id, "model_id": row.model_id, "collection": collection,
             "created": datetime.now(timezone.utc).isoformat(timespec="seconds"), "resumed": resumed,
             **{k: planned[k] for k in ("base_model", "base_sha256", "questions", "chunks", "device", "options")}}
     try:
-        split = _examples(workspace, kind, collection, options, work_dir, progress)
+        split = _examples(workspace, kind, collection, options, row, progress)
         card.update(chunks_sampled=split["chunks_sampled"], train_examples=len(split["train"]),
-                    held_out_examples=len(split["held_out"]))
+                    held_out_examples=len(split["held_out"]), questions_from=split.get("questions_from"))
         if len(split["train"]) < MIN_TRAIN or len(split["held_out"]) < MIN_HELD_OUT:
             raise TuningError(f"only {len(split['train'])} training and {len(split['held_out'])} held-out questions "
                               f"could be made from collection {collection!r} (at least {MIN_TRAIN} and "
@@ -204,17 +222,23 @@ def _run_row(workspace: Workspace, collection: str, kind: str, planned: dict):
     return row, False
 
 
-def _examples(workspace: Workspace, kind, collection: str, options: TuneOptions, work_dir: Path,
-              progress: Progress) -> dict:
+def _examples(workspace: Workspace, kind, collection: str, options: TuneOptions, row, progress: Progress) -> dict:
     """The run's questions (and the kind's training examples from them), made once and kept in its folder
-    (writing them with the model is the slow part)."""
+    (writing them with the model is the slow part), or taken from an earlier run that made them the same way."""
+    work_dir = workspace.settings.data_dir / row.path
     path = work_dir / "examples.json"
+    coll = _collection(workspace, collection)
+    writer = question_writer(workspace, options.questions, kind.heuristic)
+    if not path.is_file() and (earlier := _same_questions(workspace, kind, coll, options, writer.name, row.id)):
+        earlier_id, earlier_path = earlier
+        work_dir.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps({**json.loads(earlier_path.read_text()), "questions_from": earlier_id}))
+        tmp.replace(path)
     if path.is_file():
         saved = json.loads(path.read_text())
         return {**saved, "train": [kind.train_type(**e) for e in saved["train"]],
                 "held_out": [Example(**e) for e in saved["held_out"]]}
-    coll = _collection(workspace, collection)
-    writer = question_writer(workspace, options.questions, kind.heuristic)
     progress.stage(f"questions ({writer.name})", min(options.examples, chunk_count(workspace, coll)))
     lexical = (lambda q, k: workspace.store.lexical_search(coll.id, q, k)) if kind.negatives else None
     split = make_examples(workspace.store, coll.id, writer, count=options.examples, seed=options.train.seed,
@@ -228,6 +252,31 @@ def _examples(workspace: Workspace, kind, collection: str, options: TuneOptions,
     tmp.write_text(json.dumps(saved))
     tmp.replace(path)
     return {**saved, "train": train, "held_out": split.held_out}
+
+
+def _same_questions(workspace: Workspace, kind, coll, options: TuneOptions, writer: str,
+                    row_id: int) -> tuple[int, Path] | None:
+    """An earlier run of this kind and collection whose questions were made the same way (writer, chunks
+    sampled, seed, held-out share) from chunks the collection still holds: trying other training options then
+    costs only the training."""
+    def made_as(opts: dict) -> tuple:
+        return opts.get("examples"), opts.get("held_out_share"), (opts.get("train") or {}).get("seed")
+
+    store = workspace.store
+    with store.session() as session:
+        rows = [r for r in store.tuned_models(session, coll.id, kind.name) if r.id != row_id
+                and made_as((r.card or {}).get("options") or {}) == made_as(options.to_json())]
+    for earlier in rows:
+        path = workspace.settings.data_dir / earlier.path / "examples.json"
+        if not path.is_file():
+            continue
+        saved = json.loads(path.read_text())
+        ids = {e["chunk_id"] for e in saved["train"] + saved["held_out"]}
+        with store.session() as session:
+            held = {c.chunk_id for c in store.chunk_texts_by_id(session, sorted(ids))}
+        if saved.get("questions") == writer and held == ids:
+            return earlier.id, path
+    return None
 
 
 def _before_after(workspace: Workspace, kind, coll, tuned, held_out: list[Example], options: TuneOptions,

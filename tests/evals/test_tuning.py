@@ -173,6 +173,9 @@ def test_gate_adopt_use_revert(tmp_path, corpus, real_embedder):
     # A gate it passes (margin -1): adopted, the index rebuilt from the tuned vectors, queries use them.
     adopted = tune_embedder(workspace, "papers", TuneOptions(questions="heuristic", margin=-1.0, train=QUICK))
     assert adopted["adopted"] is True
+    # Its questions were made the same way (writer, sample, seed, split), so they are the first run's.
+    assert rejected["questions_from"] is None and adopted["questions_from"] == rejected["id"]
+    assert adopted["held_out_examples"] == rejected["held_out_examples"]
     model_id = adopted["model_id"]
     assert workspace.collections()[0].embedding_model == model_id
     retriever = workspace.retriever("papers")
@@ -214,18 +217,24 @@ def test_a_killed_tuning_run_resumes_and_nothing_is_adopted_half_way(tmp_path, c
 
     class KillDuringTraining:
         stage_name = ""
+        seen: dict = {}
 
         def stage(self, name, total):
             self.stage_name = name
 
         def advance(self, count=1, info=""):
             if self.stage_name.startswith("training") and info:
+                self.seen["status"] = workspace.tuned_models("papers")[0]["status"]
+                with pytest.raises(TuningError, match="already running") as twice:
+                    tune_embedder(workspace, "papers", options)  # the same command while this one trains
+                self.seen["twice"] = str(twice.value)
                 raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
         tune_embedder(workspace, "papers", options, KillDuringTraining())
+    assert KillDuringTraining.seen["status"] == "training" and "already running" in KillDuringTraining.seen["twice"]
     [row] = workspace.tuned_models("papers")
-    assert row["status"] == "training"
+    assert row["status"] == "interrupted"  # marked training, but no process trains it
     assert workspace.collections()[0].embedding_model == real_embedder.model_id  # nothing adopted
     card = tune_embedder(workspace, "papers", options)
     assert card["id"] == row["id"] and card["resumed"] is True and card["adopted"] is True
