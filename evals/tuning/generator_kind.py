@@ -81,8 +81,6 @@ class GeneratorKind:
             passed = False
             reason += (f", but answerable questions answered right fell {before['answerable_correct']:.2f} -> "
                        f"{after['answerable_correct']:.2f} (it abstains more), so the base model answers alone")
-        elif passed:
-            reason += ", adopted"
         return {"gate": {"metric": self.metric, "margin": margin, "delta": delta, "passed": passed,
                          "before": before["grounded_score"], "after": after["grounded_score"], "reason": reason}}
 

@@ -183,9 +183,12 @@ def _run(workspace: Workspace, kind, collection: str, options: TuneOptions, plan
         progress.stage(f"adopting the tuned {kind.name}", None)
         kind.adopt(workspace, coll, tuned, row)
         card["adopted"], status = True, "adopted"
+        card["gate"]["reason"] += ", adopted"
     else:
         card["adopted"] = False
         status = "trained" if card["gate"]["passed"] else "rejected"
+        if status == "trained":
+            card["gate"]["reason"] += f"; not adopted (--no-adopt): `rag tune use {row.id}` switches to it"
         if status == "rejected":
             kind.reject(workspace, row)
     with store.session() as session:

@@ -151,6 +151,21 @@ def test_a_collection_too_small_to_tune_is_refused_with_the_reason(tmp_path, rea
         tune_embedder(workspace, "tiny", TuneOptions(questions="heuristic", train=QUICK))
 
 
+def test_the_gate_refuses_a_model_that_fits_the_questions_but_loses_on_the_labelled_set():
+    from evals.tuning.retriever_kinds import gate
+
+    def card(dense_after: float) -> dict:
+        labelled = {"dense": {"ndcg@10": 0.68}, "hybrid": {"ndcg@10": 0.73}}
+        return {"before": {"held_out": {"ndcg@10": 0.71}, "labelled": labelled},
+                "after": {"held_out": {"ndcg@10": 0.78},
+                          "labelled": {**labelled, "dense": {"ndcg@10": dense_after}}}}
+
+    assert gate(card(0.675), "held-out dense nDCG@10", 0.01)["gate"]["passed"] is True  # within the margin
+    refused = gate(card(0.646), "held-out dense nDCG@10", 0.01)["gate"]
+    assert refused["passed"] is False and "dense 0.6800 -> 0.6460" in refused["reason"]
+    assert "base model stays" in refused["reason"]
+
+
 def test_gate_adopt_use_revert(tmp_path, corpus, real_embedder):
     workspace = _workspace(tmp_path, real_embedder)
     workspace.ingest([corpus], "papers")
