@@ -144,7 +144,7 @@ def _run(workspace: Workspace, kind, collection: str, options: TuneOptions, plan
             "created": datetime.now(timezone.utc).isoformat(timespec="seconds"), "resumed": resumed,
             **{k: planned[k] for k in ("base_model", "base_sha256", "questions", "chunks", "device", "options")}}
     try:
-        split = _examples(workspace, kind, collection, options, row, progress)
+        split = _examples(workspace, kind, collection, options, row, planned["questions"], progress)
         card.update(chunks_sampled=split["chunks_sampled"], train_examples=len(split["train"]),
                     held_out_examples=len(split["held_out"]), questions_from=split.get("questions_from"))
         if len(split["train"]) < MIN_TRAIN or len(split["held_out"]) < MIN_HELD_OUT:
@@ -225,14 +225,14 @@ def _run_row(workspace: Workspace, collection: str, kind: str, planned: dict):
     return row, False
 
 
-def _examples(workspace: Workspace, kind, collection: str, options: TuneOptions, row, progress: Progress) -> dict:
+def _examples(workspace: Workspace, kind, collection: str, options: TuneOptions, row, writer_name: str,
+              progress: Progress) -> dict:
     """The run's questions (and the kind's training examples from them), made once and kept in its folder
     (writing them with the model is the slow part), or taken from an earlier run that made them the same way."""
     work_dir = workspace.settings.data_dir / row.path
     path = work_dir / "examples.json"
     coll = _collection(workspace, collection)
-    writer = question_writer(workspace, options.questions, kind.heuristic)
-    if not path.is_file() and (earlier := _same_questions(workspace, kind, coll, options, writer.name, row.id)):
+    if not path.is_file() and (earlier := _same_questions(workspace, kind, coll, options, writer_name, row.id)):
         earlier_id, earlier_path = earlier
         work_dir.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(".tmp")
@@ -242,6 +242,7 @@ def _examples(workspace: Workspace, kind, collection: str, options: TuneOptions,
         saved = json.loads(path.read_text())
         return {**saved, "train": [kind.train_type(**e) for e in saved["train"]],
                 "held_out": [Example(**e) for e in saved["held_out"]]}
+    writer = question_writer(workspace, options.questions, kind.heuristic)
     progress.stage(f"questions ({writer.name})", min(options.examples, chunk_count(workspace, coll)))
     lexical = (lambda q, k: workspace.store.lexical_search(coll.id, q, k)) if kind.negatives else None
     split = make_examples(workspace.store, coll.id, writer, count=options.examples, seed=options.train.seed,
