@@ -6,6 +6,7 @@ found by search."""
 import json
 import shutil
 import time
+from pathlib import Path
 
 import pytest
 from sqlalchemy import select
@@ -22,6 +23,7 @@ needs_soffice = pytest.mark.skipif(shutil.which("soffice") is None, reason="Libr
                                    "(scripts/system-deps.sh installs it)")
 needs_tesseract = pytest.mark.skipif(shutil.which("tesseract") is None, reason="Tesseract is not installed "
                                      "(scripts/system-deps.sh installs it)")
+FIXTURES = Path(__file__).parent.parent / "fixtures"
 LINES = "The lighthouse keeper logged 412 ships in March.\n\nFog horns sounded for nine hours on the 3rd."
 
 
@@ -142,8 +144,9 @@ def test_scans_and_images_are_ocrd_with_their_pages_and_confidence(tmp_path, ing
                                                 ["Engineers replaced its gears in 1987."]])
     docgen.make_image(folder / "whiteboard.png", ["The warehouse stores 5,600 pallets of coffee."])
     docgen.make_image(folder / "receipt.jpg", ["Invoice 88314 was paid by the harbour office."])
+    shutil.copy(FIXTURES / "ferry.heic", folder / "IMG_0042.HEIC")  # a phone photo
     summary, store = ingest(folder)
-    assert summary.failed == [] and summary.ingested == 3
+    assert summary.failed == [] and summary.ingested == 4
     text, document = _search(store, "kinds", "gears replaced")[0]
     assert "1987" in text and document.page_count == 2 and "tesseract" in document.parser
     with store.session() as session:
@@ -153,6 +156,7 @@ def test_scans_and_images_are_ocrd_with_their_pages_and_confidence(tmp_path, ing
     assert document.page_stats["2"]["ocr_confidence"] > 60
     assert "5,600 pallets" in _search(store, "kinds", "warehouse pallets")[0][0]
     assert "88314" in _search(store, "kinds", "invoice harbour office")[0][0]
+    assert "every 35 minutes" in _search(store, "kinds", "ferry timetable boats")[0][0]
     # An answer's sources say when they were read from a scan, so the reader knows to check the original.
     retriever = HybridRetriever.open(store, ingest.settings, FakeEmbedder(), "kinds")
     [first, *_] = citations_for(retriever.retrieve("When were the swing bridge gears replaced?", k=2))
