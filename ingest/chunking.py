@@ -31,6 +31,7 @@ class ChunkSpec:
     page_end: int | None
     embed_text: str = ""
     content_hash: str = ""
+    ocr_confidence: float | None = None  # the lowest of its OCR'd elements' confidences; None: no OCR'd text
 
 
 @dataclass
@@ -77,7 +78,11 @@ class Chunker:
                     state.flush()
             state.add(element, start, list(path))
         state.flush()
+        scanned = [(start, start + len(e["text"]), e["ocr"]) for e, start in zip(elements, offsets)
+                   if e.get("ocr") is not None]
         for chunk in state.chunks:
+            found = [ocr for start, end, ocr in scanned if start < chunk.char_end and end > chunk.char_start]
+            chunk.ocr_confidence = min(found) if found else None
             chunk.embed_text = embed_text(chunk.section_path, chunk.text)
             chunk.content_hash = hashlib.sha256(chunk.embed_text.encode("utf-8")).hexdigest()
         title = next((e["text"][:300] for e in elements if e.get("category") == "Title"), None)

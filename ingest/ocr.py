@@ -30,7 +30,7 @@ def check_languages(languages: list[str]) -> str:
     return "+".join(languages)
 
 
-def ocr_image(image, page: int, languages: str) -> list[dict]:
+def ocr_image(image, page: int | None, languages: str) -> list[dict]:
     """Paragraph elements of one page image, each carrying the page's mean word confidence as "ocr"."""
     import pytesseract
 

@@ -202,7 +202,29 @@ def _unstructured(file: Path, kind: str, options: dict, workdir: Path, progress)
               "parser": f"unstructured-{_unstructured_version()}", "pages": pages, "notes": notes}
     if kind in PDF_TYPES:
         _ocr_pdf(file, result, options, progress)
+    if kind in (".docx", ".pptx") and options["ocr"]:
+        _ocr_pictures(file, kind, result, options, progress)
     return result
+
+
+def _ocr_pictures(file: Path, kind: str, result: dict, options: dict, progress) -> None:
+    """The text of the document's pictures (`ingest.embedded_images`), when Tesseract is there to read it."""
+    from ingest.embedded_images import picture_elements
+
+    try:
+        languages = ocr.check_languages(options["ocr_languages"])
+    except ocr.OcrUnavailable as exc:
+        result["notes"].append(f"its pictures were not read: {exc}")
+        return
+    found, notes = picture_elements(file, kind, languages, progress)
+    result["notes"] += notes
+    if not found:
+        return
+    result["parser"] += f"+{_tesseract()}"
+    if kind == ".pptx":  # each slide's pictures after the slide's own text
+        result["elements"] = sorted(result["elements"] + found, key=lambda e: e["page"] or 0)
+    else:
+        result["elements"] += found
 
 
 def _from_unstructured(found) -> dict:

@@ -262,7 +262,7 @@ class Ingester:
                 self.store.set_embedding_model(session, coll, model, self.embedder.dim)
             self.store.add_embeddings(session, model, fresh)
             for p in group:
-                chunks = [_chunk_row(spec, p.doc.page_stats) for spec in p.doc.chunks]
+                chunks = [_chunk_row(spec) for spec in p.doc.chunks]
                 _, removed = self.store.replace_document(session, coll.id, p.source, p.previous_id, {
                     "sha256": p.sha256, "size": p.size, "mtime_ns": p.mtime_ns, "filetype": p.filetype,
                     "parser": p.parser, "status": "ingested", "error": None,
@@ -318,21 +318,12 @@ class Ingester:
                 chunks_added=summary.chunks_added, chunks_removed=summary.chunks_removed, timings=summary.timings)
 
 
-def _chunk_row(spec, page_stats: dict) -> Chunk:
+def _chunk_row(spec) -> Chunk:
     """A chunk's row; its document is set when the document is stored (`Store.replace_document`)."""
     return Chunk(ordinal=spec.ordinal, text=spec.text, section_path=spec.section_path,
                  page_start=spec.page_start, page_end=spec.page_end, char_start=spec.char_start,
                  char_end=spec.char_end, token_count=spec.token_count, content_hash=spec.content_hash,
-                 ocr_confidence=_ocr_confidence(spec, page_stats))
-
-
-def _ocr_confidence(spec, page_stats: dict) -> float | None:
-    """The lowest OCR confidence of the chunk's pages; None when its text came from a text layer."""
-    if spec.page_start is None:
-        return None
-    found = [page_stats[str(n)]["ocr_confidence"] for n in range(spec.page_start, spec.page_end + 1)
-             if "ocr_confidence" in page_stats.get(str(n), {})]
-    return min(found) if found else None
+                 ocr_confidence=spec.ocr_confidence)
 
 
 def _under(source: str, roots: list[Path]) -> bool:

@@ -53,8 +53,10 @@ def make_encrypted_pdf(path: Path, source: Path) -> Path:
 
 
 def make_docx(path: Path, blocks: list[tuple[str, str]]) -> Path:
-    """blocks: ("h1"|"h2"|"p"|"table", text); a table's text is rows separated by ';', cells by '|'."""
+    """blocks: ("h1"|"h2"|"p"|"table"|"picture", text); a table's text is rows separated by ';', cells by '|';
+    a picture's is the path of an image file."""
     import docx
+    from docx.shared import Inches
 
     document = docx.Document()
     for kind, text in blocks:
@@ -66,23 +68,29 @@ def make_docx(path: Path, blocks: list[tuple[str, str]]) -> Path:
             for i, row in enumerate(rows):
                 for j, cell in enumerate(row):
                     table.cell(i, j).text = cell.strip()
+        elif kind == "picture":
+            document.add_picture(text, width=Inches(6))
         else:
             document.add_paragraph(text)
     document.save(path)
     return path
 
 
-def make_pptx(path: Path, slides: list[tuple[str, list[str]]]) -> Path:
+def make_pptx(path: Path, slides: list[tuple[str, list[str]]], pictures: dict[int, Path] | None = None) -> Path:
+    """pictures: slide number (1-based) -> an image file shown on that slide."""
     from pptx import Presentation
+    from pptx.util import Inches
 
     deck = Presentation()
-    for title, bullets in slides:
+    for number, (title, bullets) in enumerate(slides, 1):
         slide = deck.slides.add_slide(deck.slide_layouts[1])
         slide.shapes.title.text = title
         body = slide.placeholders[1].text_frame
         body.text = bullets[0]
         for bullet in bullets[1:]:
             body.add_paragraph().text = bullet
+        if number in (pictures or {}):
+            slide.shapes.add_picture(str(pictures[number]), Inches(0.5), Inches(4.5), width=Inches(9))
     deck.save(path)
     return path
 

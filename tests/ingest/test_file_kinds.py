@@ -165,6 +165,34 @@ def test_scans_and_images_are_ocrd_with_their_pages_and_confidence(tmp_path, ing
 
 
 @needs_tesseract
+def test_text_in_the_pictures_of_word_and_powerpoint_files_is_read(tmp_path, ingest):
+    folder = tmp_path / "pictures"
+    folder.mkdir()
+    scan = docgen.make_image(tmp_path / "scan.png", ["The boiler room key hangs in cabinet 47 of the east wing."])
+    chart = docgen.make_image(tmp_path / "chart.png", ["Ferry passengers rose to 81,300 in the third quarter."])
+    logo = docgen.make_image(tmp_path / "logo.png", ["ACME"])
+    docgen.make_docx(folder / "facilities.docx", [("h1", "Facilities"), ("p", "Keys are kept as shown below."),
+                                                  ("picture", str(scan)), ("picture", str(logo))])
+    docgen.make_pptx(folder / "quarter.pptx", [("Overview", ["A quiet quarter."]), ("Passengers", ["See chart."])],
+                     pictures={2: chart})
+    summary, store = ingest(folder)
+    assert summary.failed == [] and summary.ingested == 2
+    text, document = _search(store, "kinds", "boiler room key cabinet")[0]
+    assert "cabinet 47" in text and document.source.endswith("facilities.docx") and "tesseract" in document.parser
+    assert any("1 picture(s) read by OCR" in note for note in document.notes)  # the logo's one word is left out
+    text, deck = _search(store, "kinds", "ferry passengers quarter")[0]
+    assert "81,300" in text and deck.source.endswith("quarter.pptx")
+    with store.session() as session:
+        chunks = session.scalars(select(Chunk).where(Chunk.document_id.in_([document.id, deck.id]))).all()
+        picture, = [c for c in chunks if "cabinet 47" in c.text]
+        typed, = [c for c in chunks if "Keys are kept" in c.text]
+        slide, = [c for c in chunks if "81,300" in c.text]
+    assert picture.ocr_confidence > 60 and picture.section_path[-1] == "Text in pictures (read by OCR)"
+    assert typed.ocr_confidence is None  # the Word document's own text was not OCR'd
+    assert slide.ocr_confidence > 60 and slide.page_end == 2  # the picture's slide
+
+
+@needs_tesseract
 def test_a_doubtful_scan_is_flagged_not_silently_kept(tmp_path, ingest):
     from rag.library import flagged_pages
 
