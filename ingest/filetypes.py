@@ -10,7 +10,7 @@ from ingest.encodings import detect_encoding
 TEXT_TYPES = {".txt", ".text", ".md", ".markdown", ".html", ".htm", ".xhtml", ".csv", ".tsv", ".eml", ".rtf",
               ".xml", ".rst", ".org"}
 JSON_TYPES = {".json"}
-ZIP_TYPES = {".docx", ".pptx", ".xlsx", ".epub", ".odt"}
+ZIP_TYPES = {".docx", ".pptx", ".xlsx", ".epub", ".odt", ".ods", ".odp"}
 OLE_TYPES = {".msg", ".doc", ".xls", ".ppt"}
 PDF_TYPES = {".pdf"}
 IMAGE_TYPES = {".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".gif", ".webp", ".heic", ".heif"}
@@ -54,7 +54,9 @@ _MAGIC = [
     (b"{\\rtf", "RTF"),
 ]
 _ZIP_MEMBERS = [("word/document.xml", ".docx"), ("ppt/presentation.xml", ".pptx"), ("xl/workbook.xml", ".xlsx")]
-_ZIP_MIMETYPES = {"application/vnd.oasis.opendocument.text": ".odt", "application/epub+zip": ".epub"}
+_ZIP_MIMETYPES = {"application/vnd.oasis.opendocument.text": ".odt", "application/epub+zip": ".epub",
+                  "application/vnd.oasis.opendocument.spreadsheet": ".ods",
+                  "application/vnd.oasis.opendocument.presentation": ".odp"}
 _OLE_STREAMS = [("WordDocument", ".doc"), ("PowerPoint Document", ".ppt"), ("Workbook", ".xls"), ("Book", ".xls")]
 
 

@@ -1,4 +1,5 @@
-"""Legacy Office files (.doc, .ppt, .xls) converted to their modern form by LibreOffice, headless, with a time
+"""Legacy Office files (.doc, .ppt, .xls) and OpenDocument spreadsheets and presentations (.ods, .odp, which
+unstructured does not read) converted to their modern Office form by LibreOffice, headless, with a time
 limit. Done here rather than by unstructured's own converter because that one has no timeout, and a hung
 soffice would outlive the parser process that the pool kills."""
 
@@ -12,7 +13,7 @@ from pathlib import Path
 
 from rag import system_packages
 
-MODERN = {".doc": "docx", ".ppt": "pptx", ".xls": "xlsx"}
+MODERN = {".doc": "docx", ".ppt": "pptx", ".xls": "xlsx", ".ods": "xlsx", ".odp": "pptx"}
 
 
 class ConversionFailed(Exception):

@@ -102,6 +102,8 @@ def _parse(file: Path, options: dict, workdir: Path, progress, depth: int) -> di
         result = {"elements": code_elements(read_text(file), name, language), "filetype": language,
                   "parser": "groundwork-code", "pages": None}
     elif kind in office.MODERN:
+        if kind in ZIP_TYPES and (problem := zip_expansion_problem(file, options["max_expand_bytes"])):
+            raise Refused(problem)
         progress()  # the conversion has its own limit, inside the pool's (which would leave soffice running)
         try:
             converted = office.convert(file, kind, workdir,

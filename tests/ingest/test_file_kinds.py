@@ -92,12 +92,19 @@ def test_legacy_office_and_misnamed_files_are_read_by_their_content(tmp_path, in
     docgen.convert_with_libreoffice(made / "memo.docx", folder / "memo.doc")
     docgen.convert_with_libreoffice(made / "deck.pptx", folder / "deck.ppt")
     docgen.convert_with_libreoffice(made / "fuel.xlsx", folder / "fuel.xls")
+    docgen.make_xlsx(made / "berths.xlsx", "Berths", [["berth", "length"], ["Kingfisher quay", 212]])
+    docgen.convert_with_libreoffice(made / "berths.xlsx", folder / "berths.ods")  # OpenDocument
+    docgen.make_pptx(made / "dredge.pptx", [("Dredging", ["The channel was dredged to 14 metres."])])
+    docgen.convert_with_libreoffice(made / "dredge.pptx", folder / "dredge.odp")
     shutil.copy(made / "memo.docx", folder / "renamed.doc")  # a .docx named .doc
     shutil.copy(made / "deck.pptx", folder / "slides.docx")  # a .pptx named .docx
     (folder / "page.doc").write_text("<html><body><p>Word saved this page as HTML with 31 rows.</p></body></html>")
     summary, store = ingest(folder)
-    assert summary.failed == [] and summary.ingested == 6
+    assert summary.failed == [] and summary.ingested == 8
     assert {d.filetype for _, d in _search(store, "kinds", "ferry passengers")} >= {"doc"}
+    assert "212" in _search(store, "kinds", "Kingfisher quay")[0][0]
+    text, document = _search(store, "kinds", "channel dredged metres")[0]
+    assert "14 metres" in text and document.filetype == "odp" and document.parser.startswith("libreoffice")
     assert "Seven tugs" in _search(store, "kinds", "tugs dry dock")[0][0]
     assert "Albatross" in _search(store, "kinds", "Albatross")[0][0]
     notes = {d.source.rsplit("/", 1)[1]: d.notes for _, d in _search(store, "kinds", "ferry memo tugs")}
