@@ -31,11 +31,17 @@ _RELATION_REVERSED = re.compile(r'<Relationship\b[^>]*?\bTarget="([^"]+)"[^>]*?\
 _EMBED = re.compile(r'r:(?:embed|link|id)="([^"]+)"')
 
 
-def picture_elements(path, kind: str, languages: str, progress=lambda: None) -> tuple[list, list]:
-    """(elements of the pictures' text, notes) for a .docx or .pptx file."""
+def pictures(path, kind: str) -> list[tuple[int | None, str]]:
+    """(slide number or None, zip member) of each picture a .docx or .pptx file shows, in reading order."""
     with zipfile.ZipFile(path) as archive:
         names = set(archive.namelist())
-        placed = _slides(archive, names) if kind == ".pptx" else _document(archive, names)
+        return _slides(archive, names) if kind == ".pptx" else _document(archive, names)
+
+
+def picture_elements(path, kind: str, placed: list[tuple[int | None, str]], languages: str,
+                     progress=lambda: None) -> tuple[list, list]:
+    """(elements of the text of the `placed` pictures, notes) for a .docx or .pptx file."""
+    with zipfile.ZipFile(path) as archive:
         elements, notes, read = [], [], 0
         for page, name in placed[:MAX_PICTURES]:
             found = _ocr(archive, name, languages, page)

@@ -211,14 +211,17 @@ def _unstructured(file: Path, kind: str, options: dict, workdir: Path, progress)
 
 def _ocr_pictures(file: Path, kind: str, result: dict, options: dict, progress) -> None:
     """The text of the document's pictures (`ingest.embedded_images`), when Tesseract is there to read it."""
-    from ingest.embedded_images import picture_elements
+    from ingest.embedded_images import picture_elements, pictures
 
+    placed = pictures(file, kind)
+    if not placed:
+        return
     try:
         languages = ocr.check_languages(options["ocr_languages"])
     except ocr.OcrUnavailable as exc:
-        result["notes"].append(f"its pictures were not read: {exc}")
+        result["notes"].append(f"its {len(placed)} picture(s) were not read: {exc}")
         return
-    found, notes = picture_elements(file, kind, languages, progress)
+    found, notes = picture_elements(file, kind, placed, languages, progress)
     result["notes"] += notes
     if not found:
         return

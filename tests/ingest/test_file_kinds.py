@@ -199,6 +199,21 @@ def test_text_in_the_pictures_of_word_and_powerpoint_files_is_read(tmp_path, ing
     assert slide.ocr_confidence > 60 and slide.page_end == 2  # the picture's slide
 
 
+def test_without_tesseract_a_word_file_with_pictures_is_ingested_with_a_note(tmp_path, ingest, monkeypatch):
+    folder = tmp_path / "pictures"
+    folder.mkdir()
+    scan = docgen.make_image(tmp_path / "scan.png", ["The boiler room key hangs in cabinet 47."])
+    docgen.make_docx(folder / "keys.docx", [("p", "Keys are kept as shown below."), ("picture", str(scan))])
+    docgen.make_docx(folder / "plain.docx", [("p", "No pictures in this one.")])
+    monkeypatch.setenv("PATH", "/nonexistent")  # the parser processes inherit it: no tesseract to find
+    summary, store = ingest(folder)
+    assert summary.failed == [] and summary.ingested == 2
+    keys, plain = _search(store, "kinds", "keys kept")[0][1], _search(store, "kinds", "no pictures")[0][1]
+    assert keys.source.endswith("keys.docx") and plain.source.endswith("plain.docx")
+    assert any("1 picture(s) were not read: OCR needs Tesseract" in note for note in keys.notes)
+    assert not any("picture" in note for note in plain.notes or [])  # nothing to say about a file without any
+
+
 @needs_tesseract
 def test_a_doubtful_scan_is_flagged_not_silently_kept(tmp_path, ingest):
     from rag.library import flagged_pages
