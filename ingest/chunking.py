@@ -8,6 +8,7 @@ Every chunk is an exact slice of the document text (char offsets), with its page
 
 from __future__ import annotations
 
+import bisect
 import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -79,10 +80,11 @@ class Chunker:
             state.add(element, start, list(path))
         state.flush()
         scanned = [(start, start + len(e["text"]), e["ocr"]) for e, start in zip(elements, offsets)
-                   if e.get("ocr") is not None]
+                   if e.get("ocr") is not None]  # in text order, not overlapping: starts and ends both sorted
+        starts, ends = [s for s, _, _ in scanned], [e for _, e, _ in scanned]
         for chunk in state.chunks:
-            found = [ocr for start, end, ocr in scanned if start < chunk.char_end and end > chunk.char_start]
-            chunk.ocr_confidence = min(found) if found else None
+            found = scanned[bisect.bisect_right(ends, chunk.char_start):bisect.bisect_left(starts, chunk.char_end)]
+            chunk.ocr_confidence = min(ocr for _, _, ocr in found) if found else None
             chunk.embed_text = embed_text(chunk.section_path, chunk.text)
             chunk.content_hash = hashlib.sha256(chunk.embed_text.encode("utf-8")).hexdigest()
         title = next((e["text"][:300] for e in elements if e.get("category") == "Title"), None)

@@ -26,8 +26,8 @@ MIN_CHARS = 20
 MIN_CONFIDENCE = 50
 HEADING = "Text in pictures (read by OCR)"
 _SLIDE = re.compile(r"^ppt/slides/slide(\d+)\.xml$")
-_RELATION = re.compile(r'<Relationship\b[^>]*?\bId="([^"]+)"[^>]*?\bTarget="([^"]+)"', re.S)
-_RELATION_REVERSED = re.compile(r'<Relationship\b[^>]*?\bTarget="([^"]+)"[^>]*?\bId="([^"]+)"', re.S)
+_RELATION = re.compile(r"<Relationship\b[^>]*>")
+_ATTRIBUTE = re.compile(r'\b(Id|Target)="([^"]*)"')
 _EMBED = re.compile(r'r:(?:embed|link|id)="([^"]+)"')
 
 
@@ -62,7 +62,7 @@ def _ocr(archive: zipfile.ZipFile, name: str, languages: str, page: int | None) 
     from PIL import Image
 
     info = archive.getinfo(name)
-    if PurePosixPath(name).suffix.lower() not in PICTURES or info.file_size < MIN_BYTES:
+    if not _is_picture(name) or info.file_size < MIN_BYTES:
         return []
     try:
         with Image.open(io.BytesIO(archive.read(name))) as image:
@@ -80,13 +80,12 @@ def _targets(archive: zipfile.ZipFile, part: str, names: set[str]) -> dict[str, 
     rels = str(folder / "_rels" / (PurePosixPath(part).name + ".rels"))
     if rels not in names:
         return {}
-    text = archive.read(rels).decode("utf-8", "replace")
-    pairs = _RELATION.findall(text) + [(i, t) for t, i in _RELATION_REVERSED.findall(text)]
     found = {}
-    for rid, target in pairs:
-        member = _resolve(folder, target)
-        if member in names:
-            found[rid] = member
+    for relation in _RELATION.findall(archive.read(rels).decode("utf-8", "replace")):
+        attributes = dict(_ATTRIBUTE.findall(relation))
+        member = _resolve(folder, attributes.get("Target", ""))
+        if "Id" in attributes and member in names:
+            found[attributes["Id"]] = member
     return found
 
 
@@ -100,13 +99,17 @@ def _resolve(folder: PurePosixPath, target: str) -> str:
     return "/".join(parts)
 
 
-def _in_order(archive: zipfile.ZipFile, part: str, names: set[str]) -> list[str]:
-    """The pictures a part shows, in the order it refers to them, each once."""
+def _is_picture(member: str) -> bool:
+    return PurePosixPath(member).suffix.lower() in PICTURES
+
+
+def _in_order(archive: zipfile.ZipFile, part: str, names: set[str], keep=_is_picture) -> list[str]:
+    """The members a part refers to that `keep` accepts (its pictures), in the order it refers to them, once each."""
     targets = _targets(archive, part, names)
     seen: list[str] = []
     for rid in _EMBED.findall(archive.read(part).decode("utf-8", "replace")):
         member = targets.get(rid)
-        if member and member not in seen and PurePosixPath(member).suffix.lower() in PICTURES:
+        if member and member not in seen and keep(member):
             seen.append(member)
     return seen
 
@@ -121,11 +124,6 @@ def _slides(archive: zipfile.ZipFile, names: set[str]) -> list[tuple[int | None,
     part = "ppt/presentation.xml"
     if part not in names:
         return []
-    targets = _targets(archive, part, names)
-    slides: list[str] = []
-    for rid in _EMBED.findall(archive.read(part).decode("utf-8", "replace")):
-        member = targets.get(rid, "")
-        if _SLIDE.match(member) and member not in slides:
-            slides.append(member)
+    slides = _in_order(archive, part, names, keep=lambda member: bool(_SLIDE.match(member)))
     return [(number, picture) for number, slide in enumerate(slides, 1)
             for picture in _in_order(archive, slide, names)]
