@@ -14,12 +14,13 @@ import numpy as np
 
 from rag.errors import ConfigError
 from rag.machine import cpu_has_bf16
-from rag.settings import EmbeddingSettings
+from rag.settings import DEFAULT_MODELS_DIR, EmbeddingSettings
 
 log = logging.getLogger(__name__)
 DEFAULT_MODEL_ID = "sentence-transformers/all-MiniLM-L6-v2"
-# bf16 is used only when it reproduces fp32 this closely on the probe sentences.
+# bf16 and int8 are used only when they reproduce fp32 this closely on the probe sentences.
 BF16_MIN_COSINE = 0.99
+INT8_MIN_COSINE = 0.98
 _PROBE = [
     "The mitochondria is the powerhouse of the cell.",
     "Quarterly revenue grew 12% to $4.1 billion, driven by cloud services.",
@@ -53,11 +54,13 @@ def _normalise(vectors: np.ndarray) -> np.ndarray:
 class SentenceTransformerEmbedder:
     """A sentence-transformers model loaded from a local path (never from a hub at run time)."""
 
-    def __init__(self, settings: EmbeddingSettings, model_id: str | None = None):
+    def __init__(self, settings: EmbeddingSettings, model_id: str | None = None, models_dir: Path | None = None):
         self.settings = settings
+        self.models_dir = (models_dir or DEFAULT_MODELS_DIR).expanduser()  # where the int8 copy is kept
         self.model_path, self.model_id = resolve_model(settings.model)
         self.model_id = model_id or self.model_id  # a tuned model is known by its id, not its path
         self._model = None
+        self._int8 = None  # `rag.embedding_int8.Int8Encoder` once chosen
         self.precision = "fp32"
         self.max_tokens = 256
         self._count = None
@@ -69,7 +72,7 @@ class SentenceTransformerEmbedder:
         return self._model
 
     def warm_up(self) -> None:
-        """Load the model and choose the precision (bf16 only where it matches fp32)."""
+        """Load the model and choose the precision (int8 or bf16 only where it matches fp32)."""
         if self._model is not None:
             return
         import torch
@@ -95,6 +98,13 @@ class SentenceTransformerEmbedder:
         wanted = self.settings.precision
         if wanted == "fp32" or device != "cpu":
             return "fp32"
+        if wanted in ("auto", "int8"):
+            reason = self._load_int8()
+            if reason is None:
+                return "int8"
+            if wanted == "int8":
+                raise ConfigError(f"RAG_EMBEDDING__PRECISION=int8: {reason}. Set it to auto, bf16 or fp32.")
+            log.info("embedding without int8: %s", reason)
         if wanted == "auto" and not cpu_has_bf16():
             return "fp32"
         full = self._encode(_PROBE, "fp32")
@@ -105,8 +115,33 @@ class SentenceTransformerEmbedder:
         log.warning("bf16 embeddings differ from fp32 (cosine %.4f): using fp32", agreement)
         return "fp32"
 
+    def _load_int8(self) -> str | None:
+        """Loads the int8 copy (made the first time, `rag.embedding_int8`) when it matches fp32; else the reason."""
+        from rag import embedding_int8
+
+        missing = embedding_int8.missing_packages()
+        if missing:
+            return f"{' and '.join(missing)} not installed (`make install` installs them)"
+        if not embedding_int8.convertible(self._model):
+            return "the model is not a transformer with mean pooling, which is what the int8 copy reproduces"
+        try:
+            xml = embedding_int8.prepare(self._model, self.model_path, self.model_id,
+                                         self.models_dir / "embedders")
+            self._int8 = embedding_int8.Int8Encoder(self._model, xml, bf16=cpu_has_bf16())
+        except Exception as exc:  # noqa: BLE001 - any failure of the optional backend leaves torch in charge
+            log.warning("the int8 embedding model could not be made or loaded: %s", exc)
+            return f"the int8 copy could not be made or loaded ({exc})"
+        agreement = float(np.min(np.sum(self._encode(_PROBE, "fp32") * self._encode(_PROBE, "int8"), axis=1)))
+        if agreement >= INT8_MIN_COSINE:
+            return None
+        self._int8 = None
+        return f"int8 embeddings differ from fp32 (cosine {agreement:.4f} < {INT8_MIN_COSINE})"
+
     def _encode(self, texts: Sequence[str], precision: str) -> np.ndarray:
         import torch
+
+        if precision == "int8":
+            return _normalise(self._int8.encode(texts, self.settings.batch_size))
 
         with torch.inference_mode(), torch.autocast(
             "cpu", dtype=torch.bfloat16, enabled=precision == "bf16"
@@ -206,7 +241,7 @@ class FakeEmbedder:
         return _normalise(out)
 
 
-def build_embedder(settings: EmbeddingSettings) -> Embedder:
+def build_embedder(settings: EmbeddingSettings, models_dir: Path | None = None) -> Embedder:
     if settings.model == "fake":
         return FakeEmbedder()
-    return SentenceTransformerEmbedder(settings)
+    return SentenceTransformerEmbedder(settings, models_dir=models_dir)

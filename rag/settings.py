@@ -11,6 +11,8 @@ from typing import Literal
 from pydantic import BaseModel, Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+DEFAULT_MODELS_DIR = Path("~/.local/share/groundwork/models")
+
 
 class EmbeddingSettings(BaseModel):
     model: str = Field(
@@ -19,9 +21,9 @@ class EmbeddingSettings(BaseModel):
         "sentence-transformers model directory or name.",
     )
     device: str = Field("auto", description="'auto' (cuda when available), 'cpu' or 'cuda'.")
-    precision: Literal["auto", "fp32", "bf16"] = Field(
-        "auto", description="'auto' uses bf16 when the CPU supports it and it matches fp32."
-    )
+    precision: Literal["auto", "fp32", "bf16", "int8"] = Field(
+        "auto", description="'auto' uses int8 through OpenVINO where it is installed and matches fp32, else bf16 "
+        "when the CPU supports it and it matches fp32, else fp32; 'int8' insists on OpenVINO.")
     batch_size: int = Field(32, ge=1)
 
 
@@ -162,7 +164,7 @@ class Settings(BaseSettings):
     )
 
     data_dir: Path = Field(Path(".rag"), description="Database, index, uploads and reports.")
-    models_dir: Path = Field(Path("~/.local/share/groundwork/models"), validate_default=True,
+    models_dir: Path = Field(DEFAULT_MODELS_DIR, validate_default=True,
                              description="Generation models, one copy per machine (shared by every data directory).")
     database_url: str = Field(
         "", description="SQLAlchemy URL; empty means SQLite at DATA_DIR/groundwork.db."

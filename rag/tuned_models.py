@@ -93,7 +93,8 @@ def check_files(settings: Settings, row: TunedModel) -> Path:
 
 def load_tuned_embedder(settings: Settings, row: TunedModel) -> Embedder:
     folder = check_files(settings, row)
-    return SentenceTransformerEmbedder(settings.embedding.model_copy(update={"model": str(folder)}), row.model_id)
+    return SentenceTransformerEmbedder(settings.embedding.model_copy(update={"model": str(folder)}), row.model_id,
+                                       settings.models_dir)
 
 
 def embed_missing(store: Store, embedder: Embedder, collection: Collection,

@@ -73,7 +73,7 @@ class Workspace:
     @cached_property
     def embedder(self) -> Embedder:
         with self._lock:
-            return build_embedder(self.settings.embedding)
+            return build_embedder(self.settings.embedding, self.settings.models_dir)
 
     def embedder_for(self, collection: str | None = None) -> Embedder:
         """The embedder whose vectors the collection's index holds: a model `rag tune` adopted for it, else the

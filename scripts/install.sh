@@ -13,6 +13,9 @@ VENV=.venv
 PIP="$VENV/bin/python -m pip"
 LLAMA_VERSION=0.3.36
 UNSTRUCTURED_INFERENCE_VERSION=1.6.14
+# The int8 embedding model (rag/embedding_int8.py). Installed without their dependencies so that
+# openvino-telemetry, which they name and which sends usage data unless told not to, is never installed.
+INT8_PACKAGES="openvino==2026.4.1 nncf==3.4.0 tabulate==0.10.0"
 
 if command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi -L >/dev/null 2>&1; then
     ACCEL=gpu
@@ -60,5 +63,6 @@ fi
 $PIP install -q --no-deps --force-reinstall "$LLAMA_WHEELS"/llama_cpp_python-"$LLAMA_VERSION"-*.whl
 $PIP install -q --no-deps "unstructured-inference==$UNSTRUCTURED_INFERENCE_VERSION"
 $PIP install -q -c "$VENV/constraints.txt" --find-links "$LLAMA_WHEELS" -e ".[$EXTRAS]"
+$PIP install -q --no-deps $INT8_PACKAGES
 echo "$stamp" > "$VENV/.installed"
 echo "install: done ($ACCEL)"
