@@ -45,9 +45,7 @@ def convertible(model) -> bool:
     names = [type(module).__name__ for module in model]
     if names[:2] != ["Transformer", "Pooling"] or names[2:] not in ([], ["Normalize"]):
         return False
-    pooling = model[1]
-    mode = getattr(pooling, "pooling_mode", None) or pooling.get_pooling_mode_str()
-    return mode == "mean"
+    return getattr(model[1], "pooling_mode", None) == "mean"
 
 
 def _key(model_path: str) -> str:
