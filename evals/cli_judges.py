@@ -10,6 +10,7 @@ from pathlib import Path
 import typer
 
 from evals.cli import eval_group, finish_run
+from evals.squad import load_squad, write_squad_as_beir
 from rag.cli.context import context
 
 
@@ -17,6 +18,7 @@ def register(app: typer.Typer) -> None:
     group = eval_group(app)
     group.command("judge")(judge_command)
     group.command("train-judge")(train_judge_command)
+    group.command("train-answerability")(train_answerability_command)
 
 def judge_for(app, name: str):
     """Any judge the answerer can use (`rag.judges.choice.build_judge`); the ones that read are given the active
@@ -130,3 +132,46 @@ def train_judge_command(
                                progress=lambda step, total, loss: progress.update(
                                    task, completed=step, total=total, description=f"training (loss {loss:.3f})"))
     print(json.dumps({"saved": str(out), **card}, indent=2))
+
+
+def train_answerability_command(
+    ctx: typer.Context,
+    path: Path = typer.Argument(..., help="A SQuAD 2.0 JSON file (answerable and unanswerable questions)."),
+    limit: int = typer.Option(420, help="An evenly spread sample of N questions of the fitting half."),
+    keep: float = typer.Option(0.92, min=0.5, max=1.0, help="Share of answerable questions the threshold keeps "
+                               "(of their cross-validated scores)."),
+    seed: int = typer.Option(0, help="Seed of the half split (`rag eval squad --skip-trained 0.5 --seed`)."),
+    out: Path = typer.Option(None, help="Where to write the head (default: MODELS_DIR/heads/answerability-"
+                             "SHA.json, where the answerer finds it)."),
+) -> None:
+    """Fit the answerability head for the active model: a logistic over the model's hidden state at its "do the
+    sources state the answer?" verdict, on the half of a SQuAD 2.0 file that `rag eval squad --skip-trained 0.5`
+    does not measure. Prints its card; the answerer uses it from then on (RAG_ANSWER__ANSWERABLE_BELOW unset)."""
+    from rich.progress import Progress
+
+    from evals.faithfulness import split_pairs
+    from evals.squad_eval import spread
+    from evals.train_answerability import train_answerability
+    from rag.hashing import sha256_file
+
+    app = context(ctx)
+    dataset = load_squad(path)
+    if not any(not q.answerable for q in dataset.questions):
+        raise typer.BadParameter(f"{path}: no unanswerable questions; a head needs a SQuAD 2.0 file", param_hint="path")
+    folder = write_squad_as_beir(path, app.settings.data_dir / "datasets")
+    collection = f"beir-{folder.name}"
+    app.ingest([folder / "corpus.jsonl"], collection)
+    answerer = app.answerer(collection)
+    questions = spread(split_pairs(dataset.questions, 0.5, seed)[0], limit)
+    card = {"dataset": path.name, "dataset_sha256": sha256_file(path), "half": f"fitting half (0.5, seed {seed})",
+            "limit": limit}
+    with Progress(console=app.console, transient=True) as progress:
+        task = progress.add_task("reading questions", total=len(questions))
+        try:
+            head = train_answerability(answerer, questions, keep, seed, card, lambda: progress.advance(task))
+        except ValueError as exc:
+            raise typer.BadParameter(str(exc)) from exc
+    out = out or app.settings.models_dir / "heads" / f"answerability-{head.model_sha256[:12]}.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(head.to_json(), encoding="utf-8")
+    app.console.print_json(json.dumps(head.card | {"decline_below": head.decline_below, "written": str(out)}))

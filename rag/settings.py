@@ -93,9 +93,16 @@ class AnswerSettings(BaseModel):
                          "probabilities, whether the sources state the answer (before generating; declines "
                          "when not), whether each sentence follows from its sources (weighed into the judge) "
                          "and whether the answer answers the question. Off: the alignment judge alone.")
-    answerable_below: float = Field(0.25, ge=0, le=1, description="With checks: decline before generating when "
-                                    "the probability that the sources state the answer is lower (fitted with "
-                                    "the weights in rag.answer.checks on development questions).")
+    answerable_below: float | None = Field(None, ge=0, le=1, description="With checks: decline before generating "
+                                           "when the probability that the sources state the answer is lower. "
+                                           "Unset: the threshold fitted with the model's answerability head "
+                                           "(rag.answer.answerability_head), else 0.25.")
+
+    @field_validator("answerable_below", mode="before")
+    @classmethod
+    def _unset_when_empty(cls, value):
+        return None if value == "" else value  # `RAG_ANSWER__ANSWERABLE_BELOW=` as .env.example lists it
+
     relevance_below: float = Field(0.5, ge=0, le=1, description="With checks: an answer whose probability of "
                                    "answering the question is lower is reported as not answering it "
                                    "(mode=abstain: declined).")

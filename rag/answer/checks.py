@@ -3,8 +3,10 @@ its next-token probabilities: do the sources state the answer (before generating
 from the sources it cites, does the answer answer the question.
 
 Each check is the reader prompt with the answer's sources as context, so llama.cpp reuses their evaluated state
-and a check costs only its own few dozen tokens. Answerability combines the model's verdict with the evidence
-score in a logistic fitted on development questions (`ANSWERABILITY`); support feeds the combined judge.
+and a check costs only its own few dozen tokens. Answerability is read from the model's hidden state at its
+verdict by a head fitted for that model file (`rag.answer.answerability_head`); for a model without one, the
+verdict and the evidence score are combined by a logistic fitted on development questions (`ANSWERABILITY`).
+Support feeds the combined judge.
 """
 
 from __future__ import annotations
@@ -12,7 +14,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from rag.answer.reader_prompt import answerable_task, answers_task, supported_task
+from rag.answer.answerability_head import AnswerabilityHead
+from rag.answer.reader_prompt import YES_NO, answerable_task, answers_task, reader_prompt, supported_task
 from rag.generation.generators import Generator
 from rag.judges.llm import logit, p_yes
 
@@ -40,14 +43,25 @@ class AnswerabilityWeights:
 ANSWERABILITY = AnswerabilityWeights(llm_logit=1.307, evidence=0.047, bias=-2.38)
 
 
+DECLINE_BELOW = 0.25  # with the verdict weights above, where no head fits the model
+
+
 class ModelChecks:
-    def __init__(self, generator: Generator, answerability: AnswerabilityWeights = ANSWERABILITY):
+    def __init__(self, generator: Generator, answerability: AnswerabilityWeights = ANSWERABILITY,
+                 head: AnswerabilityHead | None = None):
         self.generator = generator
         self.weights = answerability
+        self.head = head if head is not None and hasattr(generator, "score_next_hidden") else None
+        self.decline_below = self.head.decline_below if self.head else DECLINE_BELOW
 
     def answerable(self, block: str, question: str, evidence: float) -> tuple[float, float]:
-        """(probability that the sources answer the question, the model's own P(yes))."""
-        p_model = p_yes(self.generator, block, answerable_task(question))
+        """(probability that the sources answer the question, the model's own P(yes)). With a head fitted for
+        this model, the probability is the head's reading of the model's hidden state at its verdict."""
+        prompt = reader_prompt(block, answerable_task(question))
+        if self.head:
+            choices, hidden = self.generator.score_next_hidden(prompt, YES_NO)
+            return round(self.head.probability(hidden), 4), round(choices["yes"], 4)
+        p_model = self.generator.score_next(prompt, YES_NO)["yes"]
         return round(self.weights.probability(p_model, evidence), 4), round(p_model, 4)
 
     def supported(self, block: str, sentence: str, cited: list[int]) -> float:

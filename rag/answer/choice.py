@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from rag.answer.answerability_head import SHIPPED as SHIPPED_HEADS
+from rag.answer.answerability_head import AnswerabilityHead, find_head
 from rag.answer.checks import ModelChecks
 from rag.answer.contract import Answerer
 from rag.answer.extractive import ExtractiveAnswerer
@@ -31,10 +33,17 @@ def build_answerer(settings: Settings, retriever: Retriever, embedder: Embedder,
             return ExtractiveAnswerer(retriever, embedder, build_judge(answer.judge, embedder), answer)
         generator = model_generator(settings, model)
     judge = build_judge(answer.judge, embedder, generator)
-    checks = ModelChecks(generator) if answer.checks else None
+    checks = ModelChecks(generator, head=answerability_head(settings, generator)) if answer.checks else None
     if checks and answer.judge == "alignment":  # the default judge, with the model's verdict weighed in
         judge = CombinedJudge(judge, COMBINED_WEIGHTS)
     return GenerativeAnswerer(retriever, generator, embedder, judge, answer, settings.generator, checks=checks)
+
+
+def answerability_head(settings: Settings, generator: Generator) -> AnswerabilityHead | None:
+    """The head fitted for this very model file (not for a LoRA-adapted one: its hidden states differ)."""
+    if getattr(getattr(generator, "settings", None), "lora_path", ""):
+        return None
+    return find_head(getattr(generator, "sha256", ""), (SHIPPED_HEADS, settings.models_dir / "heads"))
 
 
 def model_generator(settings: Settings, model: ActiveModel, adapter: Path | None = None,

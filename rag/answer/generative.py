@@ -91,7 +91,8 @@ class GenerativeAnswerer:
             t = time.perf_counter()
             answerable, _ = self.checks.answerable(block, question, evidence)
             timings["answerable_s"] = time.perf_counter() - t
-            if answerable < self.settings.answerable_below:
+            below = self.settings.answerable_below
+            if answerable < (self.checks.decline_below if below is None else below):
                 timings["total_s"] = time.perf_counter() - started
                 return abstained(question, self.name, timings, citations, evidence, answerable=answerable,
                                  warnings=[f"declined before generating: the sources state the answer with "

@@ -208,12 +208,35 @@ class LlamaCppGenerator:
 
 
     def score_next(self, prompt: Prompt, choices: dict[str, tuple[str, ...]]) -> dict[str, float]:
+        tokens, prefix = self.render(prompt)
+        check_fits(self.name, len(tokens), 1, self.context_tokens)
+        self.evaluated_tokens = self.prefixes.evaluate(tokens, prefix)
+        return self._choices(self.logits(), choices)
+
+    def score_next_hidden(self, prompt: Prompt, choices: dict[str, tuple[str, ...]]):
+        """`score_next`, and the model's hidden state at the same position (its last layer, normed: what the
+        output head reads), as a vector for a fitted head (`rag.answer.answerability_head`). The prompt's last
+        token is evaluated on its own with llama.cpp's embeddings switched on: switched on for a whole batch,
+        llama.cpp would compute the outputs of every token in it."""
+        import llama_cpp
         import numpy as np
 
         tokens, prefix = self.render(prompt)
         check_fits(self.name, len(tokens), 1, self.context_tokens)
-        self.evaluated_tokens = self.prefixes.evaluate(tokens, prefix)
-        logits = self.logits()
+        self.evaluated_tokens = self.prefixes.evaluate(tokens[:-1], prefix) + 1
+        ctx = self.llm._ctx.ctx  # noqa: SLF001
+        llama_cpp.llama_set_embeddings(ctx, True)
+        try:
+            self.llm.eval(tokens[-1:])
+            pointer = llama_cpp.llama_get_embeddings_ith(ctx, -1)
+            hidden = np.ctypeslib.as_array(pointer, shape=(self.llm.n_embd(),)).copy()
+        finally:
+            llama_cpp.llama_set_embeddings(ctx, False)
+        return self._choices(self.logits(), choices), hidden
+
+    def _choices(self, logits, choices: dict[str, tuple[str, ...]]) -> dict[str, float]:
+        import numpy as np
+
         ids = {name: sorted({self._first_token(s) for s in spellings}) for name, spellings in choices.items()}
         top = max(float(logits[i]) for group in ids.values() for i in group)
         mass = {name: float(np.exp(logits[group] - top).sum()) for name, group in ids.items()}
