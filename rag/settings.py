@@ -97,6 +97,9 @@ class AnswerSettings(BaseModel):
                                            "when the probability that the sources state the answer is lower. "
                                            "Unset: the threshold fitted with the model's answerability head "
                                            "(rag.answer.answerability_head), else 0.25.")
+    answerability_head: bool = Field(True, description="With checks: read answerability from the model's hidden "
+                                     "state with the head fitted for that model file, where one exists. Off: "
+                                     "the model's yes/no verdict and the evidence score alone.")
 
     @field_validator("answerable_below", mode="before")
     @classmethod

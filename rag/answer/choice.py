@@ -33,7 +33,8 @@ def build_answerer(settings: Settings, retriever: Retriever, embedder: Embedder,
             return ExtractiveAnswerer(retriever, embedder, build_judge(answer.judge, embedder), answer)
         generator = model_generator(settings, model)
     judge = build_judge(answer.judge, embedder, generator)
-    checks = ModelChecks(generator, head=answerability_head(settings, generator)) if answer.checks else None
+    head = answerability_head(settings, generator) if answer.answerability_head else None
+    checks = ModelChecks(generator, head=head) if answer.checks else None
     if checks and answer.judge == "alignment":  # the default judge, with the model's verdict weighed in
         judge = CombinedJudge(judge, COMBINED_WEIGHTS)
     return GenerativeAnswerer(retriever, generator, embedder, judge, answer, settings.generator, checks=checks)

@@ -15,6 +15,7 @@ from rag.answer.reader_prompt import YES_NO, answerable_task, reader_prompt, sou
 from rag.generation.generators import LlamaCppGenerator, ScriptedGenerator
 from rag.generation.model_catalog import find
 from rag.settings import GeneratorSettings
+from tests.rag.test_generative_answerer import corpus  # noqa: F401  (the module's fixture)
 
 BLOCK = sources_block(["[1] Handbook\nEvery employee receives 27 days of paid annual leave."])
 
@@ -92,3 +93,16 @@ def test_checks_read_the_head_when_one_fits_the_model(tiny_model):
     probability, p_model = checks.answerable(BLOCK, "How many days of leave?", 0.8)
     assert checks.decline_below == 0.4 and probability == pytest.approx(1 / (1 + np.exp(-3.0)), abs=1e-4)
     assert 0 < p_model < 1
+
+
+def test_the_answerer_reads_the_shipped_head_for_the_default_model_unless_turned_off(corpus, real_embedder,  # noqa: F811
+                                                                                     default_model):
+    from rag.answer.choice import build_answerer
+    from rag.settings import AnswerSettings
+
+    settings, retriever = corpus
+    generator = LlamaCppGenerator(default_model, GeneratorSettings(), sha256=find("default").sha256)
+    on = build_answerer(settings, retriever, real_embedder, AnswerSettings(), generator)
+    off = build_answerer(settings, retriever, real_embedder, AnswerSettings(answerability_head=False), generator)
+    assert on.checks.head is not None and on.checks.decline_below == on.checks.head.decline_below
+    assert off.checks.head is None and off.checks.decline_below == DECLINE_BELOW
