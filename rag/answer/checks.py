@@ -35,8 +35,8 @@ class AnswerabilityWeights:
 
 # Fitted on 79 SQuAD 2.0 dev questions (an evenly spread sample of the half that `rag eval squad
 # --skip-trained 0.5` leaves out, seed 0) with the default 1.5B model: the model's verdict alone tells answerable
-# from unanswerable with ROC AUC 0.78, the evidence score 0.58, both 0.76 (5-fold). The default threshold
-# (RAG_ANSWER__ANSWERABLE_BELOW=0.25) keeps 84 % of that sample's answerable questions (5-fold scores); on the
+# from unanswerable with ROC AUC 0.78, the evidence score 0.58, both 0.76 (5-fold). Their threshold
+# (DECLINE_BELOW, 0.25) keeps 84 % of that sample's answerable questions (5-fold scores); on the
 # sample corpus it declines "Who is the chief executive ...?" (0.04) but not the near miss "How many days of
 # sick leave ...?" (0.31); declining a question the documents answer is a failure too. 0.45, which balanced
 # NoAns accuracy against HasAns gold-in-answer on that sample, declined 43 % of SQuAD v1.1 questions.
