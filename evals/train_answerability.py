@@ -14,7 +14,8 @@ from datetime import datetime, timezone
 import numpy as np
 
 from rag.answer.answerability_head import AnswerabilityHead, prompt_fingerprint
-from rag.answer.reader_prompt import YES_NO, answerable_task, reader_prompt, sources_block
+from rag.answer.checks import ModelChecks
+from rag.answer.reader_prompt import sources_block
 from rag.judges.llm import logit
 
 STRENGTHS = (0.0003, 0.001, 0.003, 0.01, 0.03)  # inverse L2 strengths tried (1,536 features, a few hundred rows)
@@ -25,17 +26,15 @@ def collect(answerer, questions, on_question: Callable[[], None] = lambda: None)
     """Each question through the answerer's retrieval and source selection, then the answerability check with
     the hidden state kept. Questions whose evidence is too weak to read are declined unasked by the answerer,
     so they are left out here too."""
-    generator = answerer.generator
+    checks = ModelChecks(answerer.generator)
     hidden, rows = [], []
     for question in questions:
         hits = answerer.retriever.retrieve(question.question)
         sources, evidence = answerer.read(question.question, hits)
         if sources:
-            block = sources_block(s.block() for s in sources)
-            choices, state = generator.score_next_hidden(reader_prompt(block, answerable_task(question.question)),
-                                                         YES_NO)
+            p_model, state = checks.verdict_state(sources_block(s.block() for s in sources), question.question)
             hidden.append(state)
-            rows.append({"id": question.id, "answerable": bool(question.answerable), "p_model": choices["yes"],
+            rows.append({"id": question.id, "answerable": bool(question.answerable), "p_model": p_model,
                          "evidence": evidence})
         on_question()
     return np.array(hidden, dtype=np.float64), rows

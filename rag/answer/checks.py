@@ -57,12 +57,17 @@ class ModelChecks:
     def answerable(self, block: str, question: str, evidence: float) -> tuple[float, float]:
         """(probability that the sources answer the question, the model's own P(yes)). With a head fitted for
         this model, the probability is the head's reading of the model's hidden state at its verdict."""
-        prompt = reader_prompt(block, answerable_task(question))
         if self.head:
-            choices, hidden = self.generator.score_next_hidden(prompt, YES_NO)
-            return round(self.head.probability(hidden), 4), round(choices["yes"], 4)
-        p_model = self.generator.score_next(prompt, YES_NO)["yes"]
+            p_model, hidden = self.verdict_state(block, question)
+            return round(self.head.probability(hidden), 4), round(p_model, 4)
+        p_model = p_yes(self.generator, block, answerable_task(question))
         return round(self.weights.probability(p_model, evidence), 4), round(p_model, 4)
+
+    def verdict_state(self, block: str, question: str):
+        """The model's P(yes) to the answerability question and its hidden state there: what a head reads, in
+        the answer path and when one is fitted (`evals.train_answerability`), from this one place."""
+        choices, hidden = self.generator.score_next_hidden(reader_prompt(block, answerable_task(question)), YES_NO)
+        return choices["yes"], hidden
 
     def supported(self, block: str, sentence: str, cited: list[int]) -> float:
         """P(the cited sources say the sentence is true): the prompt the combined judge was fitted with."""
